@@ -1,0 +1,37 @@
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** A QStash duration: `"10s"`, `"5m"`, `"2h"`, `"1d"`, or combined as `"1d10h30m"`; a number is seconds. */
+export type Duration = `${number}${"s" | "m" | "h" | "d"}` | (string & {}) | number;
+
+/**
+ * Parses a QStash duration into whole seconds. Throws a `TypeError` naming the value when it is
+ * not one (negative, empty, unknown unit, fractional).
+ */
+export function parseDuration(value: Duration): number {
+  if (typeof value === "number") {
+    if (!Number.isInteger(value) || value < 0) throw new TypeError(`invalid duration ${value}: expected a whole number of seconds >= 0`);
+    return value;
+  }
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  if (!/^(\d+[smhd])+$/.test(text)) {
+    throw new TypeError(`invalid duration "${value}": expected a number with a unit, like "10s", "5m", "2h", "1d" or "1d10h30m"`);
+  }
+  let seconds = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+)([smhd])/g)) seconds += Number(n) * (UNIT_SECONDS[unit!] ?? 0);
+  return seconds;
+}
+
+/** Formats seconds as the shortest QStash duration string (`90` → `"1m30s"`). */
+export function formatDuration(seconds: number): string {
+  if (seconds === 0) return "0s";
+  let rest = Math.floor(seconds);
+  let out = "";
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]] as const) {
+    if (rest >= size) {
+      out += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,118 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+
+/** Options every jobwire error accepts, as `Error` does. */
+export interface JobwireErrorOptions {
+  cause?: unknown;
+}
+
+/** The base class of every error jobwire throws on purpose. */
+export class JobwireError extends Error {
+  constructor(message: string, options?: JobwireErrorOptions) {
+    super(message, options);
+    this.name = "JobwireError";
+  }
+}
+
+/**
+ * Thrown by a handler to fail the job for good: the worker answers 489 with
+ * `Upstash-NonRetryable-Error: true`, the broker stops retrying and moves the message to its DLQ.
+ *
+ * @example
+ * if (!user) throw new NonRetryableError(`user ${input.userId} does not exist`);
+ */
+export class NonRetryableError extends JobwireError {
+  constructor(message: string, options?: JobwireErrorOptions) {
+    super(message, options);
+    this.name = "NonRetryableError";
+  }
+}
+
+/**
+ * Thrown by a handler to ask for a retry after a given time: the worker answers 429 with
+ * `Retry-After`, and the broker waits that long before the next attempt (it still counts as one).
+ *
+ * @example
+ * throw new RetryLaterError("rate limited by the mail API", { after: "30s" });
+ */
+export class RetryLaterError extends JobwireError {
+  /** Seconds to wait before the next attempt. */
+  readonly after: number;
+
+  constructor(message: string, options: JobwireErrorOptions & { after: number | string }) {
+    super(message, options);
+    this.name = "RetryLaterError";
+    this.after = typeof options.after === "number" ? Math.max(0, Math.ceil(options.after)) : parseAfter(options.after);
+  }
+}
+
+function parseAfter(value: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!match) throw new TypeError(`RetryLaterError: "after" must be seconds or a duration like "30s", "5m"; got "${value}"`);
+  const n = Number(match[1]);
+  const unit = match[2] ?? "s";
+  const factor = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[unit] ?? 1;
+  return Math.ceil(n * factor);
+}
+
+/** One issue of a failed validation, with the path to the offending value. */
+export interface InputIssue {
+  message: string;
+  /** Keys from the root of the input to the offending value; empty for the root itself. */
+  path: (string | number | symbol)[];
+}
+
+/**
+ * The input of a job failed its schema: thrown by `enqueue` before anything is published, and
+ * answered by the worker as 489 (non-retryable) with the same issues in the body.
+ */
+export class JobInputError extends JobwireError {
+  readonly job: string;
+  readonly issues: readonly [InputIssue, ...InputIssue[]];
+
+  constructor(job: string, issues: readonly StandardSchemaV1.Issue[], options?: JobwireErrorOptions) {
+    const mapped = issues.map(toInputIssue);
+    const list = mapped.length > 0 ? mapped : [{ message: "invalid input", path: [] }];
+    super(`invalid input for job "${job}": ${list.map(formatIssue).join("; ")}`, options);
+    this.name = "JobInputError";
+    this.job = job;
+    this.issues = list as [InputIssue, ...InputIssue[]];
+  }
+}
+
+function toInputIssue(issue: StandardSchemaV1.Issue): InputIssue {
+  const path = (issue.path ?? []).map((segment) =>
+    typeof segment === "object" && segment !== null ? segment.key : segment,
+  ) as (string | number | symbol)[];
+  return { message: issue.message, path };
+}
+
+function formatIssue(issue: InputIssue): string {
+  return issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ${issue.message}` : issue.message;
+}
+
+/** A delivery's `Upstash-Signature` is missing or does not verify. The worker answers 401. */
+export class SignatureError extends JobwireError {
+  constructor(message: string, options?: JobwireErrorOptions) {
+    super(message, options);
+    this.name = "SignatureError";
+  }
+}
+
+/**
+ * The idempotency store could not be reached. The worker answers 503 with `Retry-After`, so the
+ * broker retries the delivery later and nothing is lost.
+ */
+export class StoreUnavailableError extends JobwireError {
+  constructor(message: string, options?: JobwireErrorOptions) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** A configuration value is missing or wrong; the message names it. */
+export class ConfigError extends JobwireError {
+  constructor(message: string, options?: JobwireErrorOptions) {
+    super(message, options);
+    this.name = "ConfigError";
+  }
+}

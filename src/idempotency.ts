@@ -1,0 +1,105 @@
+/** The answer of {@link IdempotencyStore.claim}. */
+export type ClaimResult =
+  /** Run the handler: the key was free, its lease had expired, or this owner already held it. */
+  | { state: "acquired" }
+  /** A duplicate of work already done: answer with the stored result, do not run. */
+  | { state: "done"; result: unknown }
+  /** Another message holds the key right now: acknowledge as a duplicate, do not run. */
+  | { state: "running"; owner: string };
+
+/**
+ * Where the worker records which idempotency keys are running or done, so a duplicate delivery
+ * does not repeat a job's effect. Every operation is atomic. Implementations: {@link memoryStore}
+ * (one process) and `upstashRedisStore` from `jobwire/adapters/upstash-redis` (shared, over HTTP).
+ *
+ * A store that cannot be reached throws; the worker answers 503 and the broker retries later.
+ */
+export interface IdempotencyStore {
+  /**
+   * Claims `key` for `owner` (a message id) for `leaseMs`. No entry, or an expired lease: the owner
+   * takes it. `done`: returns the stored result. `running` by the same owner (a retry after a crash
+   * or timeout): taken over. `running` by another owner whose lease is live: returns that owner.
+   */
+  claim(key: string, owner: string, leaseMs: number): Promise<ClaimResult>;
+  /** Marks `key` done with `result` for `ttlMs` (default 7 days), only if `owner` still holds it. */
+  complete(key: string, owner: string, result: unknown, ttlMs?: number): Promise<void>;
+  /** Deletes the entry if `owner` holds it, so a retry can run again. */
+  release(key: string, owner: string): Promise<void>;
+}
+
+/** How long a `done` entry is kept: 7 days. */
+export const DEFAULT_DONE_TTL_MS: number = 7 * 24 * 60 * 60 * 1000;
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /** How long `done` entries are kept when `complete` is not given a TTL. @default 7 days */
+  ttlMs?: number;
+  /** The clock, in milliseconds. @default Date.now */
+  now?: () => number;
+}
+
+type Entry =
+  | { state: "running"; owner: string; expiresAt: number }
+  | { state: "done"; result: unknown; expiresAt: number };
+
+/** A store with all its entries, for inspection in tests and demos. */
+export interface MemoryStore extends IdempotencyStore {
+  /** The number of live entries. */
+  readonly size: number;
+}
+
+/**
+ * An {@link IdempotencyStore} in this process's memory. Right for tests, local work and a single
+ * long-lived worker; on edge platforms and with several workers use a shared store
+ * (`upstashRedisStore`), since each isolate would have its own memory.
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  const now = options.now ?? Date.now;
+  const defaultTtl = options.ttlMs ?? DEFAULT_DONE_TTL_MS;
+  const entries = new Map<string, Entry>();
+  let nextSweep = 0;
+
+  // Expired entries are dropped lazily and by a sweep at most once a second, so memory stays bounded
+  // without a timer (timers keep processes alive and are not allowed at the top level of a Worker).
+  function live(key: string, at: number): Entry | undefined {
+    if (at >= nextSweep) {
+      nextSweep = at + 1000;
+      for (const [k, entry] of entries) if (entry.expiresAt <= at) entries.delete(k);
+    }
+    const entry = entries.get(key);
+    if (entry && entry.expiresAt <= at) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  return {
+    get size() {
+      const at = now();
+      let n = 0;
+      for (const entry of entries.values()) if (entry.expiresAt > at) n++;
+      return n;
+    },
+    async claim(key, owner, leaseMs) {
+      const at = now();
+      const entry = live(key, at);
+      if (entry?.state === "done") return { state: "done", result: entry.result };
+      if (entry?.state === "running" && entry.owner !== owner) return { state: "running", owner: entry.owner };
+      entries.set(key, { state: "running", owner, expiresAt: at + leaseMs });
+      return { state: "acquired" };
+    },
+    async complete(key, owner, result, ttlMs) {
+      const at = now();
+      const entry = live(key, at);
+      if (entry?.state !== "running" || entry.owner !== owner) return;
+      // Stored as JSON, as a shared store would: no shared references, `undefined` becomes null.
+      const stored = result === undefined ? null : JSON.parse(JSON.stringify(result));
+      entries.set(key, { state: "done", result: stored, expiresAt: at + (ttlMs ?? defaultTtl) });
+    },
+    async release(key, owner) {
+      const entry = live(key, now());
+      if (entry?.state === "running" && entry.owner === owner) entries.delete(key);
+    },
+  };
+}
