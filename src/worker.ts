@@ -1,0 +1,318 @@
+import { type Context, type Env, Hono } from "hono";
+import { BodyTooLargeError, readBody } from "./body.ts";
+import { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./client.ts";
+import { parseDuration } from "./duration.ts";
+import {
+  JobInputError,
+  NonRetryableError,
+  RetryLaterError,
+  SignatureError,
+  StoreUnavailableError,
+} from "./errors.ts";
+import { type IdempotencyStore, memoryStore } from "./idempotency.ts";
+import { type AnyJob, type OutputOf, validateInput } from "./job.ts";
+import { type Logger, prefixed, silentLogger } from "./logger.ts";
+import { createVerifier, type SigningKeys } from "./signing.ts";
+
+/** What a handler gets besides its input. */
+export interface JobContext<Deps = undefined> {
+  /** The job's name. */
+  job: string;
+  /** The broker's message id, the same on every retry. */
+  messageId: string;
+  /** 1 on the first attempt, 2 on the first retry, ... */
+  attempt: number;
+  /** 1 + the retries the message was published with. */
+  maxAttempts: number;
+  /** The key the idempotency store holds for this run. */
+  idempotencyKey: string;
+  /** Aborts when the job's timeout passes or the broker hangs up: pass it to `fetch` and friends. */
+  signal: AbortSignal;
+  /** What the worker's `inject` returned for this delivery. */
+  deps: Deps;
+  /** A logger whose lines name the job and message. */
+  log: Logger;
+  /** The delivery's headers (forwarded ones included). */
+  headers: Headers;
+}
+
+/** A job's handler: gets the validated input, returns a JSON-serializable result. */
+export type Handler<J extends AnyJob, Deps> = (input: OutputOf<J>, ctx: JobContext<Deps>) => unknown;
+
+/** What {@link createWorker} takes. */
+export interface WorkerOptions<Deps = undefined, E extends Env = Env, Jobs extends AnyJob = AnyJob> {
+  /** The broker's signing keys (`QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY`). Required. */
+  signingKeys: SigningKeys;
+  /**
+   * The URL the worker app is mounted at, as the broker calls it (the client's `workerUrl`). Set it
+   * behind proxies, where the URL the request arrives at is not the one the broker signed.
+   * @default the URL of each request
+   */
+  publicUrl?: string;
+  /**
+   * Where idempotency claims are kept. Use a shared store (`upstashRedisStore`) with several workers
+   * or on edge platforms.
+   * @default memoryStore(), with a warning on the first delivery
+   */
+  store?: IdempotencyStore;
+  /** Makes typed resources for handlers (`ctx.deps`) from the request context, e.g. from `c.env`. */
+  inject?: (c: Context<E>) => Deps | Promise<Deps>;
+  /** The jobs this worker may handle; when given, handling any other job is a compile error. */
+  jobs?: readonly Jobs[];
+  /** Bodies larger than this are refused (489, not retried). @default 10 MiB */
+  maxBodyBytes?: number;
+  /** Seconds of clock difference tolerated when checking a signature's `exp` and `nbf`. @default 5 */
+  clockTolerance?: number;
+  /** The handler timeout for jobs that declare none (`ctx.signal` aborts then). @default "5m" */
+  defaultTimeout?: string | number;
+  /** `Retry-After` seconds sent with a 503 when the store is unavailable. @default 10 */
+  storeRetryAfter?: number;
+  /** How long `done` entries are kept. @default the store's (7 days) */
+  doneTtlMs?: number;
+  /** Where to log. `false` for nothing. @default console */
+  log?: Logger | false;
+}
+
+/** A worker: register handlers with `handle`, serve `app`. Made by {@link createWorker}. */
+export interface Worker<Deps = undefined, E extends Env = Env, Jobs extends AnyJob = AnyJob> {
+  /** Registers the handler of a job (once per job name); returns the worker for chaining. */
+  handle<J extends Jobs>(job: J, run: Handler<J, Deps>): Worker<Deps, E, Jobs>;
+  /** The Hono app to mount: one `POST /:job` route. `new Hono().route("/jobs", worker.app)`. */
+  readonly app: Hono<E>;
+  /** The names of the jobs with a handler. */
+  readonly jobs: readonly string[];
+}
+
+interface Registered {
+  job: AnyJob;
+  run: Handler<AnyJob, unknown>;
+  timeoutMs: number;
+}
+
+const NON_RETRYABLE = { "Upstash-NonRetryable-Error": "true" };
+const LEASE_SLACK_MS = 30_000;
+
+/**
+ * Makes the worker: a Hono app that receives the broker's signed deliveries and runs the handlers,
+ * in this order: find the job (unknown: 489), read the body (too large: 489), verify the signature
+ * (401), parse and validate the input (489 with the issues), claim the idempotency key (duplicate:
+ * 200), run the handler, and map its outcome to a status the broker understands.
+ *
+ * @example
+ * const worker = createWorker({ signingKeys: { current, next } })
+ *   .handle(sendWelcomeEmail, async (input, ctx) => ({ sent: true }));
+ * export default new Hono().route("/jobs", worker.app);
+ */
+export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends AnyJob = AnyJob>(
+  options: WorkerOptions<Deps, E, Jobs>,
+): Worker<Deps, E, Jobs> {
+  const keys = options.signingKeys;
+  if (!keys?.current || !keys?.next) {
+    throw new SignatureError(
+      "createWorker: signingKeys.current and signingKeys.next are required (QSTASH_CURRENT_SIGNING_KEY, QSTASH_NEXT_SIGNING_KEY); a worker never accepts unsigned requests",
+    );
+  }
+  const verify = createVerifier({ keys, clockTolerance: options.clockTolerance ?? 5 });
+  const log = options.log === false ? silentLogger : (options.log ?? console);
+  let store = options.store;
+  const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
+  const defaultTimeoutMs = parseDuration(options.defaultTimeout ?? "5m") * 1000;
+  const storeRetryAfter = String(options.storeRetryAfter ?? 10);
+  const publicUrl = options.publicUrl?.replace(/\/+$/, "");
+  const handlers = new Map<string, Registered>();
+  const decoder = new TextDecoder();
+
+  const app = new Hono<E>();
+
+  app.post("/:job", async (c) => {
+    const name = c.req.param("job");
+    const entry = handlers.get(name);
+    if (!entry) return reply({ error: `unknown job "${name}"` }, 489, NON_RETRYABLE);
+    const { job, run, timeoutMs } = entry;
+
+    let bytes: Uint8Array;
+    try {
+      bytes = await readBody(c.req.raw, maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) return reply({ error: error.message }, 489, NON_RETRYABLE);
+      return reply({ error: `could not read the body: ${(error as Error).message}` }, 400);
+    }
+
+    const url = publicUrl ? `${publicUrl}/${name}${new URL(c.req.url).search}` : c.req.url;
+    let jti: string;
+    try {
+      ({ jti } = await verify({ signature: c.req.header("upstash-signature"), url, body: bytes }));
+    } catch (error) {
+      return reply({ error: (error as Error).message }, 401);
+    }
+
+    let payload: unknown;
+    try {
+      payload = JSON.parse(decoder.decode(bytes));
+    } catch {
+      return reply({ error: `job "${name}": the body is not valid JSON` }, 489, NON_RETRYABLE);
+    }
+    const validation = await validateInput(job, payload);
+    if (!validation.success) {
+      const error = new JobInputError(name, validation.issues);
+      return reply(
+        { error: error.message, issues: error.issues.map((i) => ({ message: i.message, path: i.path.map(pathKey) })) },
+        489,
+        NON_RETRYABLE,
+      );
+    }
+    const input = validation.value;
+
+    const messageId = c.req.header("upstash-message-id") ?? jti;
+    const retried = Number(c.req.header("upstash-retried") ?? 0) || 0;
+    const declaredAttempts = Number(c.req.header(MAX_ATTEMPTS_HEADER));
+    const maxAttempts = declaredAttempts > 0 ? declaredAttempts : 1 + (job.defaults.retries ?? 3);
+    const jobLog = prefixed(log, `[jobwire] ${name} ${messageId}`);
+    if (!store) {
+      store = memoryStore();
+      log.warn(
+        "[jobwire] no idempotency store given: using memoryStore(), which only deduplicates within this process. Pass a shared store (upstashRedisStore) in production.",
+      );
+    }
+
+    let key: string;
+    try {
+      key = job.idempotencyKey ? `${name}:${job.idempotencyKey(input)}` : `${name}:msg:${messageId}`;
+    } catch (error) {
+      return reply({ error: `job "${name}": idempotencyKey threw: ${(error as Error).message}` }, 489, NON_RETRYABLE);
+    }
+    let claim: Awaited<ReturnType<IdempotencyStore["claim"]>>;
+    try {
+      claim = await store.claim(key, messageId, timeoutMs + LEASE_SLACK_MS);
+    } catch (error) {
+      jobLog.error(`idempotency store unavailable: ${(error as Error).message}`);
+      return reply({ error: `idempotency store unavailable: ${(error as Error).message}` }, 503, {
+        "Retry-After": storeRetryAfter,
+      });
+    }
+    if (claim.state === "done") return reply({ duplicate: true, result: claim.result ?? null }, 200);
+    if (claim.state === "running") return reply({ duplicate: true, runningAs: claim.owner }, 200);
+
+    const timeout = timeoutSignal(timeoutMs);
+    const signal = anySignal([timeout.signal, c.req.raw.signal]);
+    const heldStore = store;
+    const release = async () => {
+      try {
+        await heldStore.release(key, messageId);
+      } catch (error) {
+        // The lease still lets this message's retry take the key over; nothing is lost.
+        jobLog.warn(`could not release the idempotency key: ${(error as Error).message}`);
+      }
+    };
+
+    try {
+      const deps = (options.inject ? await options.inject(c as Context<E>) : undefined) as Deps;
+      const ctx: JobContext<unknown> = {
+        job: name,
+        messageId,
+        attempt: retried + 1,
+        maxAttempts,
+        idempotencyKey: key,
+        signal,
+        deps,
+        log: jobLog,
+        headers: c.req.raw.headers,
+      };
+      const result = await Promise.race([run(input, ctx), timeout.expired]);
+      const stored = result === undefined ? null : result;
+      try {
+        await heldStore.complete(key, messageId, stored, options.doneTtlMs);
+      } catch (error) {
+        // The effect has happened: acknowledge it. Answering 503 would make the broker run it again.
+        jobLog.warn(`job done, but the idempotency store could not record it: ${(error as Error).message}`);
+      }
+      return reply({ result: stored }, 200);
+    } catch (error) {
+      await release();
+      return errorResponse(error, jobLog, storeRetryAfter);
+    } finally {
+      timeout.clear();
+    }
+  });
+
+  app.all("/:job", (c) => reply({ error: `method ${c.req.method} not allowed: deliveries are POST` }, 405, { Allow: "POST" }));
+  app.notFound((c) => reply({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
+  app.onError((error, c) => reply({ error: `${error.name}: ${error.message}` }, 500));
+
+  const worker: Worker<Deps, E, Jobs> = {
+    app,
+    get jobs() {
+      return [...handlers.keys()];
+    },
+    handle(job, run) {
+      if (handlers.has(job.name)) throw new TypeError(`createWorker: job "${job.name}" already has a handler`);
+      const timeout = job.defaults.timeout;
+      handlers.set(job.name, {
+        job,
+        run: run as Handler<AnyJob, unknown>,
+        timeoutMs: timeout === undefined ? defaultTimeoutMs : parseDuration(timeout) * 1000,
+      });
+      return worker;
+    },
+  };
+  return worker;
+}
+
+function errorResponse(error: unknown, log: Logger, storeRetryAfter: string): Response {
+  if (error instanceof NonRetryableError || error instanceof JobInputError) {
+    log.warn(`failed for good: ${error.message}`);
+    return reply({ error: error.name, message: error.message }, 489, NON_RETRYABLE);
+  }
+  if (error instanceof RetryLaterError) {
+    log.info(`retry later (${error.after}s): ${error.message}`);
+    return reply({ error: error.name, message: error.message, retryAfter: error.after }, 429, {
+      "Retry-After": String(error.after),
+    });
+  }
+  if (error instanceof StoreUnavailableError) {
+    log.error(`store unavailable: ${error.message}`);
+    return reply({ error: error.name, message: error.message }, 503, { "Retry-After": storeRetryAfter });
+  }
+  const name = error instanceof Error ? error.name : "Error";
+  const message = error instanceof Error ? error.message : String(error);
+  log.error(`failed: ${name}: ${message}`);
+  return reply({ error: name, message }, 500);
+}
+
+/** A JSON response; Hono's `c.json` does not take QStash's non-standard 489. */
+function reply(body: unknown, status: number, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": "application/json", ...headers },
+  });
+}
+
+function pathKey(key: string | number | symbol): string | number {
+  return typeof key === "symbol" ? String(key) : key;
+}
+
+/** A timer whose signal aborts, and whose promise rejects, when `ms` pass. */
+function timeoutSignal(ms: number): { signal: AbortSignal; expired: Promise<never>; clear(): void } {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new Error(`the handler did not finish within its timeout of ${ms} ms`);
+      error.name = "TimeoutError";
+      controller.abort(error);
+      reject(error);
+    }, ms);
+  });
+  expired.catch(() => {});
+  return { signal: controller.signal, expired, clear: () => clearTimeout(timer) };
+}
+
+function anySignal(signals: AbortSignal[]): AbortSignal {
+  if (typeof AbortSignal.any === "function") return AbortSignal.any(signals);
+  const controller = new AbortController();
+  for (const signal of signals) {
+    if (signal.aborted) return AbortSignal.abort(signal.reason);
+    signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+  }
+  return controller.signal;
+}
