@@ -236,7 +236,8 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
   });
 
   app.all("/:job", (c) => reply({ error: `method ${c.req.method} not allowed: deliveries are POST` }, 405, { Allow: "POST" }));
-  app.notFound((c) => reply({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
+  // A route rather than `notFound`, so the JSON 404 holds when the app is mounted in another.
+  app.all("*", (c) => reply({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
   app.onError((error, c) => reply({ error: `${error.name}: ${error.message}` }, 500));
 
   const worker: Worker<Deps, E, Jobs> = {

@@ -1,0 +1,169 @@
+// Header mapping of createClient, checked at the HTTP level: a loopback server records what the
+// official SDK underneath sends. (End-to-end delivery through `jobwire dev` is in test/e2e.)
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import * as v from "valibot";
+import { createClient } from "./client.ts";
+import { JobInputError } from "./errors.ts";
+import { defineJob } from "./job.ts";
+
+interface Seen {
+  method: string;
+  path: string;
+  headers: Headers;
+  body: string;
+}
+const seen: Seen[] = [];
+let server: ReturnType<typeof Bun.serve>;
+let baseUrl: string;
+
+beforeAll(() => {
+  server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const url = new URL(req.url);
+      // The raw target keeps the destination's `//`, as a QStash broker reads it.
+      const path = req.url.slice(url.origin.length);
+      seen.push({ method: req.method, path, headers: req.headers, body: await req.text() });
+      if (path.startsWith("/v2/batch")) {
+        const items = JSON.parse(seen.at(-1)!.body) as unknown[];
+        return Response.json(items.map((_, i) => ({ messageId: `msg_b${i}`, url: "x" })), { status: 201 });
+      }
+      if (path.startsWith("/v2/schedules/")) return Response.json({ scheduleId: "scd_1" });
+      if (req.method === "DELETE") return Response.json({ cancelled: 1 });
+      const dedup = req.headers.get("upstash-deduplication-id") === "seen-before";
+      return Response.json({ messageId: "msg_1", url: "x", ...(dedup ? { deduplicated: true } : {}) }, { status: dedup ? 202 : 201 });
+    },
+  });
+  baseUrl = `http://127.0.0.1:${server.port}`;
+});
+afterAll(() => server.stop(true));
+
+const welcome = defineJob({
+  name: "send-welcome-email",
+  input: v.object({ userId: v.number() }),
+  retries: 5,
+  retryDelay: "pow(2, retried) * 1000",
+  timeout: "30s",
+  label: "emails",
+  idempotencyKey: (input) => `welcome:${input.userId}`,
+});
+const queued = defineJob({ name: "queued", input: v.object({ n: v.number() }), queue: "fifo" });
+const flow = defineJob({ name: "flow", input: v.object({}), flowControl: { key: "tenant-1", parallelism: 2, rate: 10, period: "1m" } });
+
+function client() {
+  return createClient({ workerUrl: "http://127.0.0.1:3000/jobs/", baseUrl, token: "tok", retry: false });
+}
+const last = () => seen.at(-1)!;
+
+describe("createClient", () => {
+  test("enqueue publishes the input as JSON to workerUrl/name with the job's options as headers", async () => {
+    const result = await client().enqueue(welcome, { userId: 42 }, { delay: "1m30s", headers: { "X-Trace": "t1" } });
+    expect(result).toEqual({ messageId: "msg_1", deduplicated: false });
+    const req = last();
+    expect(req.method).toBe("POST");
+    expect(req.path).toBe("/v2/publish/http://127.0.0.1:3000/jobs/send-welcome-email");
+    expect(req.body).toBe('{"userId":42}');
+    const h = req.headers;
+    expect(h.get("authorization")).toBe("Bearer tok");
+    expect(h.get("content-type")).toBe("application/json");
+    expect(h.get("upstash-retries")).toBe("5");
+    expect(h.get("upstash-retry-delay")).toBe("pow(2, retried) * 1000");
+    expect(h.get("upstash-timeout")).toBe("30s");
+    expect(h.get("upstash-delay")).toBe("90s");
+    expect(h.get("upstash-label")).toBe("emails");
+    expect(h.get("upstash-deduplication-id")).toBe("welcome:42");
+    expect(h.get("upstash-forward-jobwire-idempotency-key")).toBe("welcome:42");
+    expect(h.get("upstash-forward-jobwire-max-attempts")).toBe("6");
+    expect(h.get("upstash-forward-x-trace")).toBe("t1");
+  });
+
+  test("enqueue options override the job's defaults", async () => {
+    await client().enqueue(welcome, { userId: 1 }, { retries: 0, deduplicationId: "custom", notBefore: new Date(1_900_000_000_000) });
+    const h = last().headers;
+    expect(h.get("upstash-retries")).toBe("0");
+    expect(h.get("upstash-deduplication-id")).toBe("custom");
+    expect(h.get("upstash-not-before")).toBe("1900000000");
+    expect(h.get("upstash-forward-jobwire-max-attempts")).toBe("1");
+  });
+
+  test("reports a deduplicated publish", async () => {
+    const result = await client().enqueue(welcome, { userId: 1 }, { deduplicationId: "seen-before" });
+    expect(result).toEqual({ messageId: "msg_1", deduplicated: true });
+  });
+
+  test("a job with a queue is enqueued into it", async () => {
+    await client().enqueue(queued, { n: 1 });
+    expect(last().path).toBe("/v2/enqueue/fifo/http://127.0.0.1:3000/jobs/queued");
+  });
+
+  test("flow control becomes its two headers", async () => {
+    await client().enqueue(flow, {});
+    expect(last().headers.get("upstash-flow-control-key")).toBe("tenant-1");
+    expect(last().headers.get("upstash-flow-control-value")).toMatch(/parallelism=2/);
+    expect(last().headers.get("upstash-flow-control-value")).toMatch(/rate=10/);
+    expect(last().headers.get("upstash-flow-control-value")).toMatch(/period=60/);
+  });
+
+  test("invalid input throws JobInputError with paths, and nothing is published", async () => {
+    const before = seen.length;
+    const error = await client()
+      .enqueue(welcome, { userId: "42" } as never)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(JobInputError);
+    expect((error as JobInputError).issues[0].path).toEqual(["userId"]);
+    expect((error as JobInputError).message).toMatch(/invalid input for job "send-welcome-email": userId:/);
+    expect(seen.length).toBe(before);
+  });
+
+  test("enqueueMany validates every request first, then sends one batch", async () => {
+    const before = seen.length;
+    await expect(client().enqueueMany([welcome.with({ userId: 1 }), welcome.with({ userId: "x" } as never)])).rejects.toThrow(JobInputError);
+    expect(seen.length).toBe(before);
+    const results = await client().enqueueMany([welcome.with({ userId: 1 }), queued.with({ n: 2 }, { delay: "5s" })]);
+    expect(results).toEqual([
+      { messageId: "msg_b0", deduplicated: false },
+      { messageId: "msg_b1", deduplicated: false },
+    ]);
+    expect(seen.length).toBe(before + 1);
+    const items = JSON.parse(last().body) as { destination: string; headers: Record<string, string>; body: string; queue?: string }[];
+    expect(items[0]!.destination).toBe("http://127.0.0.1:3000/jobs/send-welcome-email");
+    expect(items[0]!.body).toBe('{"userId":1}');
+    expect(items[0]!.headers["upstash-deduplication-id"]).toBe("welcome:1");
+    expect(items[1]!.queue).toBe("fifo");
+    expect(items[1]!.headers["upstash-delay"]).toBe("5s");
+  });
+
+  test("enqueueMany of nothing sends nothing", async () => {
+    const before = seen.length;
+    expect(await client().enqueueMany([])).toEqual([]);
+    expect(seen.length).toBe(before);
+  });
+
+  test("schedule upserts by id with the cron and the input", async () => {
+    const result = await client().schedule(welcome, { id: "daily", cron: "0 9 * * *", input: { userId: 7 } });
+    expect(result).toEqual({ scheduleId: "scd_1" });
+    const req = last();
+    expect(req.path).toBe("/v2/schedules/http://127.0.0.1:3000/jobs/send-welcome-email");
+    expect(req.headers.get("upstash-cron")).toBe("0 9 * * *");
+    expect(req.headers.get("upstash-schedule-id")).toBe("daily");
+    expect(req.body).toBe('{"userId":7}');
+  });
+
+  test("cancel deletes the message", async () => {
+    await client().cancel("msg_9");
+    expect(last().method).toBe("DELETE");
+    expect(last().path).toBe("/v2/messages/msg_9");
+  });
+
+  test("refuses a relative workerUrl and a missing token", () => {
+    expect(() => createClient({ workerUrl: "/jobs", token: "t" })).toThrow(/workerUrl/);
+    expect(() => createClient({ workerUrl: "https://a.example/jobs", token: "" })).toThrow(/QSTASH_TOKEN/);
+  });
+
+  test("bad enqueue options fail before publishing", async () => {
+    const before = seen.length;
+    await expect(client().enqueue(welcome, { userId: 1 }, { delay: "soon" })).rejects.toThrow(/"delay": invalid duration/);
+    expect(seen.length).toBe(before);
+  });
+});

@@ -1,0 +1,120 @@
+import { describe, expect, test } from "bun:test";
+import { createHash, createHmac, randomUUID } from "node:crypto";
+import { Receiver } from "@upstash/qstash";
+import { SignatureError } from "./errors.ts";
+import { createVerifier, signDelivery } from "./signing.ts";
+
+const keys = { current: "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r", next: "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs" };
+const url = "https://app.example.com/jobs/send-welcome-email?x=1";
+const body = JSON.stringify({ userId: 42, name: "Zoë ✓" });
+
+// An independent HS256 JWT made with node:crypto, not with Hono: proves interop both ways.
+function independentToken(secret: string, claims: Record<string, unknown>): string {
+  const b64url = (data: Buffer | string) => Buffer.from(data).toString("base64url");
+  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const payload = b64url(JSON.stringify(claims));
+  const signature = createHmac("sha256", secret).update(`${head}.${payload}`).digest("base64url");
+  return `${head}.${payload}.${signature}`;
+}
+
+function claimsFor(overrides: Record<string, unknown> = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    iss: "Upstash",
+    sub: url,
+    iat: now,
+    nbf: now,
+    exp: now + 300,
+    jti: randomUUID(),
+    body: createHash("sha256").update(body).digest("base64url"),
+    ...overrides,
+  };
+}
+
+describe("signDelivery", () => {
+  test("the official @upstash/qstash Receiver accepts our signatures", async () => {
+    const signature = await signDelivery(keys.current, { url, body });
+    const receiver = new Receiver({ currentSigningKey: keys.current, nextSigningKey: keys.next });
+    expect(await receiver.verify({ signature, body, url })).toBe(true);
+  });
+
+  test("the official Receiver rejects our signature over another body", async () => {
+    const signature = await signDelivery(keys.current, { url, body });
+    const receiver = new Receiver({ currentSigningKey: keys.current, nextSigningKey: keys.next });
+    await expect(receiver.verify({ signature, body: `${body} `, url })).rejects.toThrow(/body hash/);
+  });
+
+  test("carries the seven claims of the protocol", async () => {
+    const signature = await signDelivery(keys.current, { url, body, now: 1_700_000_000 });
+    const claims = JSON.parse(Buffer.from(signature.split(".")[1]!, "base64url").toString());
+    expect(Object.keys(claims).sort()).toEqual(["body", "exp", "iat", "iss", "jti", "nbf", "sub"]);
+    expect(claims).toMatchObject({ iss: "Upstash", sub: url, iat: 1_700_000_000, nbf: 1_700_000_000, exp: 1_700_000_300 });
+    expect(claims.body).toBe(createHash("sha256").update(body).digest("base64url"));
+    const header = JSON.parse(Buffer.from(signature.split(".")[0]!, "base64url").toString());
+    expect(header).toEqual({ alg: "HS256", typ: "JWT" });
+  });
+
+  test("signs raw bytes byte for byte", async () => {
+    const bytes = new Uint8Array([0xff, 0x00, 0xfe, 0x41]);
+    const signature = await signDelivery(keys.current, { url, body: bytes });
+    const verify = createVerifier({ keys });
+    await expect(verify({ signature, url, body: bytes })).resolves.toMatchObject({ sub: url });
+  });
+});
+
+describe("createVerifier", () => {
+  const verify = createVerifier({ keys });
+
+  test("accepts a token made by an independent JWT implementation", async () => {
+    const token = independentToken(keys.current, claimsFor());
+    await expect(verify({ signature: token, url, body })).resolves.toMatchObject({ iss: "Upstash", sub: url });
+  });
+
+  test("accepts a body hash with base64 padding", async () => {
+    const hash = `${createHash("sha256").update(body).digest("base64url")}=`;
+    const token = independentToken(keys.current, claimsFor({ body: hash }));
+    await expect(verify({ signature: token, url, body })).resolves.toBeDefined();
+  });
+
+  test("accepts the next key (rotation)", async () => {
+    const token = independentToken(keys.next, claimsFor());
+    await expect(verify({ signature: token, url, body })).resolves.toBeDefined();
+  });
+
+  test("never rejects on iat, even in the future (broker clock ahead)", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = independentToken(keys.current, claimsFor({ iat: now + 3600, nbf: now + 2 }));
+    await expect(verify({ signature: token, url, body })).resolves.toBeDefined();
+  });
+
+  const rejects: [string, () => Promise<unknown>, RegExp][] = [
+    ["a missing signature", () => verify({ signature: null, url, body }), /missing/],
+    ["a garbled token", () => verify({ signature: "not-a-jwt", url, body }), /invalid signature/],
+    ["another key", () => verify({ signature: independentToken("sig_other", claimsFor()), url, body }), /invalid signature/],
+    ["another issuer", () => verify({ signature: independentToken(keys.current, claimsFor({ iss: "Evil" })), url, body }), /invalid signature/],
+    ["an expired token", () => verify({ signature: independentToken(keys.current, claimsFor({ exp: Math.floor(Date.now() / 1000) - 60 })), url, body }), /expired/],
+    ["a token not yet valid", () => verify({ signature: independentToken(keys.current, claimsFor({ nbf: Math.floor(Date.now() / 1000) + 60 })), url, body }), /not yet valid/],
+    ["another URL", () => verify({ signature: independentToken(keys.current, claimsFor()), url: "https://evil.example/jobs/x", body }), /this request was made to/],
+    ["a tampered body", () => verify({ signature: independentToken(keys.current, claimsFor()), url, body: body.replace("42", "43") }), /body hash/],
+    ["alg none", () => verify({ signature: `${Buffer.from('{"alg":"none","typ":"JWT"}').toString("base64url")}.${Buffer.from(JSON.stringify(claimsFor())).toString("base64url")}.`, url, body }), /invalid signature/],
+  ];
+  for (const [what, run, message] of rejects) {
+    test(`rejects ${what} with a SignatureError`, async () => {
+      const error = await run().then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(SignatureError);
+      expect((error as Error).message).toMatch(message);
+    });
+  }
+
+  test("tolerates a few seconds of clock skew on exp", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = independentToken(keys.current, claimsFor({ exp: now - 2 }));
+    await expect(verify({ signature: token, url, body })).resolves.toBeDefined();
+    const strict = createVerifier({ keys, clockTolerance: 0 });
+    await expect(strict({ signature: token, url, body })).rejects.toThrow(/expired/);
+  });
+
+  test("refuses to be made without both keys", () => {
+    expect(() => createVerifier({ keys: { current: keys.current, next: "" } })).toThrow(SignatureError);
+  });
+});

@@ -1,0 +1,297 @@
+import { describe, expect, test } from "bun:test";
+import { Hono } from "hono";
+import * as v from "valibot";
+import { devKeys, delivery } from "../test/helpers/signed-request.ts";
+import { NonRetryableError, RetryLaterError } from "./errors.ts";
+import { type IdempotencyStore, memoryStore } from "./idempotency.ts";
+import { defineJob } from "./job.ts";
+import { createWorker, type JobContext } from "./worker.ts";
+
+const base = "http://worker.test/jobs";
+
+const sendEmail = defineJob({
+  name: "send-email",
+  input: v.object({ userId: v.number(), tags: v.optional(v.array(v.string())) }),
+  retries: 4,
+});
+const keyed = defineJob({
+  name: "keyed",
+  input: v.object({ orderId: v.string() }),
+  idempotencyKey: (input) => `order:${input.orderId}`,
+});
+const slow = defineJob({ name: "slow", input: v.object({}), timeout: 1 });
+
+function setup(options: { store?: IdempotencyStore; publicUrl?: string; maxBodyBytes?: number } = {}) {
+  const runs: { input: unknown; ctx: JobContext<{ tag: string }> }[] = [];
+  let behaviour: (input: unknown, ctx: JobContext<{ tag: string }>) => unknown = () => ({ ok: true });
+  const worker = createWorker({
+    signingKeys: devKeys,
+    store: options.store ?? memoryStore(),
+    publicUrl: options.publicUrl,
+    maxBodyBytes: options.maxBodyBytes,
+    inject: (c) => ({ tag: c.req.header("x-tag") ?? "none" }),
+    log: false,
+  })
+    .handle(sendEmail, async (input, ctx) => {
+      runs.push({ input, ctx });
+      return behaviour(input, ctx);
+    })
+    .handle(keyed, async (input, ctx) => {
+      runs.push({ input, ctx });
+      return behaviour(input, ctx);
+    })
+    .handle(slow, async (input, ctx) => {
+      runs.push({ input, ctx });
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      return "too late";
+    });
+  const app = new Hono().route("/jobs", worker.app);
+  return {
+    runs,
+    send: (req: Request) => app.fetch(req),
+    behave(fn: typeof behaviour) {
+      behaviour = fn;
+    },
+  };
+}
+
+async function json(res: Response) {
+  expect(res.headers.get("content-type")).toContain("application/json");
+  return (await res.json()) as Record<string, unknown>;
+}
+
+describe("createWorker: success", () => {
+  test("runs the handler with the validated input and a full context", async () => {
+    const w = setup();
+    const res = await w.send(
+      await delivery(`${base}/send-email`, {
+        body: JSON.stringify({ userId: 42 }),
+        messageId: "msg_1",
+        retried: 2,
+        headers: { "x-tag": "blue", "Jobwire-Max-Attempts": "6" },
+      }),
+    );
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ result: { ok: true } });
+    expect(w.runs).toHaveLength(1);
+    const { input, ctx } = w.runs[0]!;
+    expect(input).toEqual({ userId: 42 });
+    expect(ctx).toMatchObject({ job: "send-email", messageId: "msg_1", attempt: 3, maxAttempts: 6, deps: { tag: "blue" } });
+    expect(ctx.idempotencyKey).toBe("send-email:msg:msg_1");
+    expect(ctx.signal.aborted).toBe(false);
+  });
+
+  test("maxAttempts falls back to the job's retries + 1", async () => {
+    const w = setup();
+    await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}' }));
+    expect(w.runs[0]!.ctx.maxAttempts).toBe(5);
+  });
+
+  test("an undefined result is answered as null", async () => {
+    const w = setup();
+    w.behave(() => undefined);
+    const res = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}' }));
+    expect(await json(res)).toEqual({ result: null });
+  });
+
+  test("verifies against publicUrl behind a proxy, keeping the query string", async () => {
+    const w = setup({ publicUrl: "https://app.example.com/jobs/" });
+    const req = await delivery(`${base}/send-email?v=2`, {
+      body: '{"userId":1}',
+      signedUrl: "https://app.example.com/jobs/send-email?v=2",
+    });
+    expect((await w.send(req)).status).toBe(200);
+    const direct = await delivery(`${base}/send-email?v=2`, { body: '{"userId":1}' });
+    expect((await w.send(direct)).status).toBe(401);
+    expect(w.runs).toHaveLength(1);
+  });
+
+  test("accepts a delivery signed with the next key", async () => {
+    const w = setup();
+    const res = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}', key: devKeys.next }));
+    expect(res.status).toBe(200);
+  });
+});
+
+describe("createWorker: bad input never runs the handler", () => {
+  const cases: [string, () => Promise<Request>, number, RegExp, boolean][] = [
+    ["unknown job", () => delivery(`${base}/nope`, { body: "{}" }), 489, /unknown job "nope"/, true],
+    ["missing signature", () => delivery(`${base}/send-email`, { body: '{"userId":1}', unsigned: true }), 401, /missing Upstash-Signature/, false],
+    ["garbled signature", async () => { const r = await delivery(`${base}/send-email`, { body: '{"userId":1}' }); r.headers.set("Upstash-Signature", "garbage.x.y"); return r; }, 401, /invalid signature/, false],
+    ["signature with another key", () => delivery(`${base}/send-email`, { body: '{"userId":1}', key: "sig_attacker" }), 401, /invalid signature/, false],
+    ["signature for another URL", () => delivery(`${base}/send-email`, { body: '{"userId":1}', signedUrl: `${base}/keyed` }), 401, /this request was made to/, false],
+    ["tampered body", () => delivery(`${base}/send-email`, { body: '{"userId":2}', signedBody: '{"userId":1}' }), 401, /body hash/, false],
+    ["non-JSON body", () => delivery(`${base}/send-email`, { body: "{userId:1" }), 489, /not valid JSON/, true],
+    ["invalid input", () => delivery(`${base}/send-email`, { body: '{"userId":"x"}' }), 489, /invalid input for job "send-email"/, true],
+    ["oversized body", () => delivery(`${base}/send-email`, { body: JSON.stringify({ userId: 1, tags: ["x".repeat(3000)] }) }), 489, /exceeds the limit of 1024 bytes/, true],
+    ["wrong method", () => delivery(`${base}/send-email`, { method: "PUT", body: '{"userId":1}' }), 405, /not allowed/, false],
+  ];
+  for (const [what, make, status, message, nonRetryable] of cases) {
+    test(`${what}: ${status}`, async () => {
+      const w = setup({ maxBodyBytes: 1024 });
+      const res = await w.send(await make());
+      expect(res.status).toBe(status);
+      const body = await json(res);
+      expect(String(body.error)).toMatch(message);
+      expect(res.headers.get("Upstash-NonRetryable-Error")).toBe(nonRetryable ? "true" : null);
+      expect(w.runs).toHaveLength(0);
+    });
+  }
+
+  test("an expired signature: 401", async () => {
+    const w = setup();
+    const realNow = Date.now;
+    let req: Request;
+    try {
+      Date.now = () => realNow() - 3_600_000;
+      req = await delivery(`${base}/send-email`, { body: '{"userId":1}' });
+    } finally {
+      Date.now = realNow;
+    }
+    const res = await w.send(req);
+    expect(res.status).toBe(401);
+    expect(String((await json(res)).error)).toMatch(/expired/);
+    expect(w.runs).toHaveLength(0);
+  });
+
+  test("invalid input lists every issue with its path", async () => {
+    const w = setup();
+    const res = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":"x","tags":["a",3]}' }));
+    expect(res.status).toBe(489);
+    const body = await json(res);
+    expect(body.issues).toEqual([
+      { message: expect.stringContaining("number"), path: ["userId"] },
+      { message: expect.stringContaining("string"), path: ["tags", 1] },
+    ]);
+  });
+
+  test("a path outside any job: 404 JSON", async () => {
+    const w = setup();
+    const res = await w.send(await delivery(`${base}/send-email/extra`, { body: "{}" }));
+    expect(res.status).toBe(404);
+    expect((await json(res)).error).toBeString();
+  });
+});
+
+describe("createWorker: outcomes", () => {
+  test("NonRetryableError: 489 with the non-retryable header", async () => {
+    const w = setup();
+    w.behave(() => {
+      throw new NonRetryableError("user 1 does not exist");
+    });
+    const res = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}' }));
+    expect(res.status).toBe(489);
+    expect(res.headers.get("Upstash-NonRetryable-Error")).toBe("true");
+    expect(await json(res)).toEqual({ error: "NonRetryableError", message: "user 1 does not exist" });
+  });
+
+  test("RetryLaterError: 429 with Retry-After", async () => {
+    const w = setup();
+    w.behave(() => {
+      throw new RetryLaterError("rate limited", { after: "2m" });
+    });
+    const res = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}' }));
+    expect(res.status).toBe(429);
+    expect(res.headers.get("Retry-After")).toBe("120");
+    expect(await json(res)).toMatchObject({ error: "RetryLaterError", retryAfter: 120 });
+  });
+
+  test("any other throw: 500 with name and message, no stack", async () => {
+    const w = setup();
+    w.behave(() => {
+      throw new TypeError("boom");
+    });
+    const res = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}' }));
+    expect(res.status).toBe(500);
+    const body = await json(res);
+    expect(body).toEqual({ error: "TypeError", message: "boom" });
+    expect(JSON.stringify(body)).not.toContain("at ");
+  });
+
+  test("a failed attempt releases the key: the retry of the same message runs again", async () => {
+    const w = setup();
+    let calls = 0;
+    w.behave(() => {
+      calls++;
+      if (calls < 3) throw new Error(`fail ${calls}`);
+      return { done: calls };
+    });
+    for (const retried of [0, 1, 2]) {
+      await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}', messageId: "msg_r", retried }));
+    }
+    expect(w.runs.map((r) => r.ctx.attempt)).toEqual([1, 2, 3]);
+    const again = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}', messageId: "msg_r", retried: 3 }));
+    expect(await json(again)).toEqual({ duplicate: true, result: { done: 3 } });
+    expect(w.runs).toHaveLength(3);
+  });
+
+  test("the handler's signal aborts at the job's timeout, and the attempt fails (500)", async () => {
+    const w = setup();
+    const res = await w.send(await delivery(`${base}/slow`, { body: "{}" }));
+    expect(res.status).toBe(500);
+    expect(await json(res)).toMatchObject({ error: "TimeoutError" });
+    expect(w.runs[0]!.ctx.signal.aborted).toBe(true);
+  });
+});
+
+describe("createWorker: idempotency", () => {
+  test("the same message delivered twice runs once and answers the stored result", async () => {
+    const w = setup();
+    w.behave(() => ({ sent: "yes" }));
+    const first = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}', messageId: "msg_d" }));
+    const second = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}', messageId: "msg_d", retried: 1 }));
+    expect(await json(first)).toEqual({ result: { sent: "yes" } });
+    expect(second.status).toBe(200);
+    expect(await json(second)).toEqual({ duplicate: true, result: { sent: "yes" } });
+    expect(w.runs).toHaveLength(1);
+  });
+
+  test("two messages with the same idempotency key: the second is a duplicate", async () => {
+    const w = setup();
+    await w.send(await delivery(`${base}/keyed`, { body: '{"orderId":"A"}', messageId: "msg_a" }));
+    const res = await w.send(await delivery(`${base}/keyed`, { body: '{"orderId":"A"}', messageId: "msg_b" }));
+    expect(await json(res)).toEqual({ duplicate: true, result: { ok: true } });
+    expect(w.runs).toHaveLength(1);
+    expect(w.runs[0]!.ctx.idempotencyKey).toBe("keyed:order:A");
+  });
+
+  test("a concurrent duplicate is acknowledged without running while the first runs", async () => {
+    const w = setup();
+    let release!: () => void;
+    w.behave(() => new Promise((resolve) => (release = () => resolve("first"))));
+    const first = w.send(await delivery(`${base}/keyed`, { body: '{"orderId":"B"}', messageId: "msg_1" }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = await w.send(await delivery(`${base}/keyed`, { body: '{"orderId":"B"}', messageId: "msg_2" }));
+    expect(await json(second)).toEqual({ duplicate: true, runningAs: "msg_1" });
+    release();
+    expect(await json(await first)).toEqual({ result: "first" });
+    expect(w.runs).toHaveLength(1);
+  });
+
+  test("store unavailable: 503 with Retry-After, and the handler does not run", async () => {
+    const down: IdempotencyStore = {
+      claim: async () => {
+        throw new Error("connect ECONNREFUSED");
+      },
+      complete: async () => {},
+      release: async () => {},
+    };
+    const w = setup({ store: down });
+    const res = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}' }));
+    expect(res.status).toBe(503);
+    expect(res.headers.get("Retry-After")).toBe("10");
+    expect(String((await json(res)).error)).toMatch(/idempotency store unavailable: connect ECONNREFUSED/);
+    expect(w.runs).toHaveLength(0);
+  });
+});
+
+describe("createWorker: configuration", () => {
+  test("refuses to start without signing keys, naming the variables", () => {
+    expect(() => createWorker({ signingKeys: { current: "", next: "" } })).toThrow(/QSTASH_CURRENT_SIGNING_KEY/);
+  });
+
+  test("refuses two handlers for one job", () => {
+    const worker = createWorker({ signingKeys: devKeys, log: false }).handle(sendEmail, () => 1);
+    expect(() => worker.handle(sendEmail, () => 2)).toThrow(/already has a handler/);
+  });
+});
