@@ -1,5 +1,6 @@
 export { createClient, IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./client.ts";
 export type { ClientOptions, EnqueueResult, JobClient, ScheduleOptions } from "./client.ts";
+export { type EnvGetter, type QStashEnv, readQStashEnv, readSigningKeys } from "./env.ts";
 export { type Duration, formatDuration, parseDuration } from "./duration.ts";
 export {
   ConfigError,

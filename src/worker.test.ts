@@ -290,6 +290,26 @@ describe("createWorker: configuration", () => {
     expect(() => createWorker({ signingKeys: { current: "", next: "" } })).toThrow(/QSTASH_CURRENT_SIGNING_KEY/);
   });
 
+  test("signing keys and store can be read per request (Workers bindings)", async () => {
+    const store = memoryStore();
+    const seen: string[] = [];
+    const worker = createWorker<undefined, { Bindings: { CURRENT?: string; NEXT?: string } }>({
+      signingKeys: (c) => ({ current: c.env.CURRENT ?? "", next: c.env.NEXT ?? "" }),
+      store: () => store,
+      log: false,
+    }).handle(sendEmail, (input) => seen.push(`user ${input.userId}`));
+    const ok = await worker.app.fetch(await delivery("http://w.test/send-email", { body: '{"userId":1}' }), {
+      CURRENT: devKeys.current,
+      NEXT: devKeys.next,
+    });
+    expect(ok.status).toBe(200);
+    expect(seen).toEqual(["user 1"]);
+    const missing = await worker.app.fetch(await delivery("http://w.test/send-email", { body: '{"userId":2}' }), {});
+    expect(missing.status).toBe(500);
+    expect(String((await json(missing)).error)).toMatch(/QSTASH_CURRENT_SIGNING_KEY/);
+    expect(seen).toEqual(["user 1"]);
+  });
+
   test("refuses two handlers for one job", () => {
     const worker = createWorker({ signingKeys: devKeys, log: false }).handle(sendEmail, () => 1);
     expect(() => worker.handle(sendEmail, () => 2)).toThrow(/already has a handler/);

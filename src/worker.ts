@@ -12,7 +12,7 @@ import {
 import { type IdempotencyStore, memoryStore } from "./idempotency.ts";
 import { type AnyJob, type OutputOf, validateInput } from "./job.ts";
 import { type Logger, prefixed, silentLogger } from "./logger.ts";
-import { createVerifier, type SigningKeys } from "./signing.ts";
+import { createVerifier, type SigningKeys, type Verifier } from "./signing.ts";
 
 /** What a handler gets besides its input. */
 export interface JobContext<Deps = undefined> {
@@ -41,8 +41,12 @@ export type Handler<J extends AnyJob, Deps> = (input: OutputOf<J>, ctx: JobConte
 
 /** What {@link createWorker} takes. */
 export interface WorkerOptions<Deps = undefined, E extends Env = Env, Jobs extends AnyJob = AnyJob> {
-  /** The broker's signing keys (`QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY`). Required. */
-  signingKeys: SigningKeys;
+  /**
+   * The broker's signing keys (`QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY`). Required.
+   * A function of the request context reads them per delivery, where bindings only exist then
+   * (Cloudflare Workers' `c.env`); a delivery whose keys are missing is refused, never accepted.
+   */
+  signingKeys: SigningKeys | ((c: Context<E>) => SigningKeys);
   /**
    * The URL the worker app is mounted at, as the broker calls it (the client's `workerUrl`). Set it
    * behind proxies, where the URL the request arrives at is not the one the broker signed.
@@ -52,9 +56,11 @@ export interface WorkerOptions<Deps = undefined, E extends Env = Env, Jobs exten
   /**
    * Where idempotency claims are kept. Use a shared store (`upstashRedisStore`) with several workers
    * or on edge platforms.
+   * A function of the request context makes it per delivery (from `c.env` bindings); it is called
+   * once per delivery, so cache the client inside it where that matters.
    * @default memoryStore(), with a warning on the first delivery
    */
-  store?: IdempotencyStore;
+  store?: IdempotencyStore | ((c: Context<E>) => IdempotencyStore);
   /** Makes typed resources for handlers (`ctx.deps`) from the request context, e.g. from `c.env`. */
   inject?: (c: Context<E>) => Deps | Promise<Deps>;
   /** The jobs this worker may handle; when given, handling any other job is a compile error. */
@@ -106,15 +112,35 @@ const LEASE_SLACK_MS = 30_000;
 export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends AnyJob = AnyJob>(
   options: WorkerOptions<Deps, E, Jobs>,
 ): Worker<Deps, E, Jobs> {
-  const keys = options.signingKeys;
-  if (!keys?.current || !keys?.next) {
-    throw new SignatureError(
-      "createWorker: signingKeys.current and signingKeys.next are required (QSTASH_CURRENT_SIGNING_KEY, QSTASH_NEXT_SIGNING_KEY); a worker never accepts unsigned requests",
-    );
-  }
-  const verify = createVerifier({ keys, clockTolerance: options.clockTolerance ?? 5 });
+  const clockTolerance = options.clockTolerance ?? 5;
+  const keysOption = options.signingKeys;
+  const fixedVerifier = typeof keysOption === "function" ? undefined : verifierFor(keysOption, clockTolerance);
+  const verifiers = new Map<string, Verifier>();
+  const verifierOf = (c: Context<E>): Verifier => {
+    if (fixedVerifier) return fixedVerifier;
+    const keys = (keysOption as (c: Context<E>) => SigningKeys)(c);
+    const id = `${keys?.current}\n${keys?.next}`;
+    let verifier = verifiers.get(id);
+    if (!verifier) {
+      verifier = verifierFor(keys, clockTolerance);
+      verifiers.set(id, verifier);
+    }
+    return verifier;
+  };
   const log = options.log === false ? silentLogger : (options.log ?? console);
-  let store = options.store;
+  const storeOption = options.store;
+  let defaultStore: IdempotencyStore | undefined;
+  const storeOf = (c: Context<E>): IdempotencyStore => {
+    if (typeof storeOption === "function") return storeOption(c);
+    if (storeOption) return storeOption;
+    if (!defaultStore) {
+      defaultStore = memoryStore();
+      log.warn(
+        "[jobwire] no idempotency store given: using memoryStore(), which only deduplicates within this process. Pass a shared store (upstashRedisStore) in production.",
+      );
+    }
+    return defaultStore;
+  };
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const defaultTimeoutMs = parseDuration(options.defaultTimeout ?? "5m") * 1000;
   const storeRetryAfter = String(options.storeRetryAfter ?? 10);
@@ -139,6 +165,13 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
     }
 
     const url = publicUrl ? `${publicUrl}/${name}${new URL(c.req.url).search}` : c.req.url;
+    let verify: Verifier;
+    try {
+      verify = verifierOf(c as Context<E>);
+    } catch (error) {
+      log.error(`[jobwire] ${(error as Error).message}`);
+      return reply({ error: (error as Error).message }, 500);
+    }
     let jti: string;
     try {
       ({ jti } = await verify({ signature: c.req.header("upstash-signature"), url, body: bytes }));
@@ -168,12 +201,6 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
     const declaredAttempts = Number(c.req.header(MAX_ATTEMPTS_HEADER));
     const maxAttempts = declaredAttempts > 0 ? declaredAttempts : 1 + (job.defaults.retries ?? 3);
     const jobLog = prefixed(log, `[jobwire] ${name} ${messageId}`);
-    if (!store) {
-      store = memoryStore();
-      log.warn(
-        "[jobwire] no idempotency store given: using memoryStore(), which only deduplicates within this process. Pass a shared store (upstashRedisStore) in production.",
-      );
-    }
 
     let key: string;
     try {
@@ -182,7 +209,9 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
       return reply({ error: `job "${name}": idempotencyKey threw: ${(error as Error).message}` }, 489, NON_RETRYABLE);
     }
     let claim: Awaited<ReturnType<IdempotencyStore["claim"]>>;
+    let store: IdempotencyStore;
     try {
+      store = storeOf(c as Context<E>);
       claim = await store.claim(key, messageId, timeoutMs + LEASE_SLACK_MS);
     } catch (error) {
       jobLog.error(`idempotency store unavailable: ${(error as Error).message}`);
@@ -195,7 +224,7 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
 
     const timeout = timeoutSignal(timeoutMs);
     const signal = anySignal([timeout.signal, c.req.raw.signal]);
-    const heldStore = store;
+    const heldStore: IdempotencyStore = store;
     const release = async () => {
       try {
         await heldStore.release(key, messageId);
@@ -278,6 +307,15 @@ function errorResponse(error: unknown, log: Logger, storeRetryAfter: string): Re
   const message = error instanceof Error ? error.message : String(error);
   log.error(`failed: ${name}: ${message}`);
   return reply({ error: name, message }, 500);
+}
+
+function verifierFor(keys: SigningKeys | undefined, clockTolerance: number): Verifier {
+  if (!keys?.current || !keys?.next) {
+    throw new SignatureError(
+      "createWorker: signingKeys.current and signingKeys.next are required (QSTASH_CURRENT_SIGNING_KEY, QSTASH_NEXT_SIGNING_KEY); a worker never accepts unsigned requests",
+    );
+  }
+  return createVerifier({ keys, clockTolerance });
 }
 
 /** A JSON response; Hono's `c.json` does not take QStash's non-standard 489. */
