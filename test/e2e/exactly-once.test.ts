@@ -46,8 +46,11 @@ async function startWorker(port = 0): Promise<WorkerProcess> {
   (async () => {
     const decoder = new TextDecoder();
     let buffer = "";
-    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
-      buffer += decoder.decode(chunk);
+    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
       const parts = buffer.split("\n");
       buffer = parts.pop()!;
       lines.push(...parts);

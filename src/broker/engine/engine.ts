@@ -1,0 +1,577 @@
+import { base64 } from "../../encoding.ts";
+import { makeEvent } from "../events.ts";
+import { headerMap } from "../headers.ts";
+import { ids } from "../ids.ts";
+import { DEFAULT_RETRIES } from "../publish-options.ts";
+import { defaultBackoff } from "../retry-after.ts";
+import { evaluateRetryDelay } from "../retry-delay.ts";
+import type { Store } from "../store/store.ts";
+import type { GroupWriter } from "../store/writer.ts";
+import type { BrokerEvent, CallbackOptions, FailedResponse, QueueRecord, StoredMessage } from "../types.ts";
+import { type AttemptResult, attemptDelivery, type FetchLike } from "./deliver.ts";
+import { Fifo } from "./fifo.ts";
+import { FlowState } from "./flow-control.ts";
+import { type HeapItem, TimerHeap } from "./heap.ts";
+import { QueueState } from "./queue-state.ts";
+
+/** A message the engine is responsible for, from acceptance to its final state. */
+export interface Entry extends HeapItem {
+  id: string;
+  retried: number;
+  queue: string | undefined;
+  flowKey: string | undefined;
+  /** Loaded while the message is due soon or in flight; far-future messages keep only this entry. */
+  message: StoredMessage | undefined;
+  body: Uint8Array | undefined;
+  holdsQueue: boolean;
+  holdsFlow: boolean;
+  active: boolean;
+  canceled: boolean;
+}
+
+/** What the engine needs from the broker around it. */
+export interface EngineOptions {
+  store: Store;
+  writer: GroupWriter;
+  emit: (event: BrokerEvent) => void;
+  fetch: FetchLike;
+  signingKey: () => string;
+  /** Per-attempt timeout in ms when a message sets none. */
+  defaultTimeout: number;
+  /** Attempts in flight at once, over all messages. */
+  maxConcurrency: number;
+  onError: (error: unknown) => void;
+}
+
+/** Messages due later than this keep no body in memory; it is read back when they are due. */
+const HOT_HORIZON_MS = 10_000;
+/** Longest single timer (setTimeout overflows at 2^31 ms). */
+const MAX_TIMER_MS = 2 ** 30;
+/** Response bodies kept for the DLQ, events and callbacks. */
+const MAX_KEPT_RESPONSE = 256 * 1024;
+
+const decoder = new TextDecoder();
+
+/**
+ * The delivery engine: timers for delayed messages and retries, the gates a due message passes
+ * (its queue's slots, its flow-control key, the global concurrency bound), the attempts and their
+ * outcomes. Every state change is written through the group writer; nothing here awaits storage
+ * per message.
+ */
+export class Engine {
+  readonly live = new Map<string, Entry>();
+  readonly queues = new Map<string, QueueState<Entry>>();
+  readonly flows = new Map<string, FlowState<Entry>>();
+  readonly #heap = new TimerHeap<Entry>();
+  readonly #globalWait = new Fifo<Entry>();
+  readonly #o: EngineOptions;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+  #seq = 0;
+  #inFlight = 0;
+  #settled: (() => void) | undefined;
+  #stopped = false;
+
+  constructor(options: EngineOptions) {
+    this.#o = options;
+  }
+
+  /** Attempts in flight now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Messages waiting for their time (delay, not-before, retry backoff). */
+  get delayed(): number {
+    return this.#heap.size;
+  }
+
+  /** Loads queues, flow-control settings and every pending message (at-least-once after a crash). */
+  recover(): void {
+    const { store } = this.#o;
+    for (const record of store.queues()) this.queues.set(record.name, new QueueState(record, true));
+    for (const row of store.flows()) {
+      const flow = this.#flow(row.key);
+      flow.paused = row.paused === 1;
+      flow.pinned = row.pinned ? JSON.parse(row.pinned) : null;
+    }
+    this.#seq = store.maxSeq();
+    const entries: Entry[] = [];
+    const configured = new Set<string>();
+    for (const row of store.pending()) {
+      const entry = newEntry(row.seq, row.id, row.due, row.retried, row.queue ?? undefined, row.flow_key ?? undefined);
+      entries.push(entry);
+      this.live.set(entry.id, entry);
+      // A key's settings live in its messages' data: read one message per key.
+      if (entry.flowKey && !configured.has(entry.flowKey)) {
+        configured.add(entry.flowKey);
+        const flow = this.#flow(entry.flowKey);
+        const message = store.messageBySeq(entry.seq)?.message;
+        if (message && !flow.pinned) flow.configure(message);
+      }
+      if (entry.queue) {
+        const queue = this.#queue(entry.queue);
+        queue.pending++;
+        // A queue message that was retrying held its queue's slot: it keeps it.
+        if (entry.retried > 0) {
+          entry.holdsQueue = true;
+          queue.active++;
+        }
+      }
+    }
+    for (const entry of entries) this.#schedule(entry);
+  }
+
+  /**
+   * Stages new messages: their inserts and CREATED events join the next commit. Returns their
+   * entries, to {@link admit} once that commit is done (a message is never delivered before it
+   * is on disk).
+   */
+  stage(items: { message: StoredMessage; body: Uint8Array }[]): Entry[] {
+    const { store, writer } = this.#o;
+    const entries: Entry[] = [];
+    for (const { message, body } of items) {
+      const seq = ++this.#seq;
+      const entry = newEntry(seq, message.messageId, message.notBefore, 0, message.queueName, message.flowControlKey);
+      entry.message = message;
+      entry.body = body;
+      writer.write(() => store.insertMessage(seq, message, body, message.notBefore));
+      this.#o.emit(makeEvent(message, "CREATED", message.notBefore > message.createdAt ? { nextDeliveryTime: message.notBefore } : undefined));
+      this.live.set(entry.id, entry);
+      if (entry.queue) this.ensureQueue(entry.queue).pending++;
+      if (entry.flowKey) {
+        const flow = this.#flow(entry.flowKey);
+        if (!flow.pinned) flow.configure(message);
+      }
+      entries.push(entry);
+    }
+    return entries;
+  }
+
+  /** Starts the clock of committed entries. */
+  admit(entries: Entry[]): void {
+    for (const entry of entries) if (!entry.canceled) this.#schedule(entry);
+  }
+
+  /** Stages, commits and admits in one go, for the broker's own messages (callbacks). */
+  publishInternal(items: { message: StoredMessage; body: Uint8Array }[]): void {
+    const entries = this.stage(items);
+    this.#o.writer.commit().then(() => this.admit(entries), this.#o.onError);
+  }
+
+  /**
+   * Cancels a message that is not delivered yet: CANCEL_REQUESTED, then CANCELED at once, or
+   * after the attempt in flight ends (it is not retried). False when unknown or already final.
+   */
+  cancel(id: string): boolean {
+    const entry = this.live.get(id);
+    if (!entry || entry.canceled) return false;
+    const message = this.#load(entry);
+    if (!message) return false;
+    entry.canceled = true;
+    this.#o.emit(makeEvent(message, "CANCEL_REQUESTED"));
+    if (entry.active) return true;
+    const wasTimed = entry.heapIndex >= 0;
+    this.#heap.remove(entry);
+    this.#o.emit(makeEvent(message, "CANCELED"));
+    this.#o.writer.write(() => this.#o.store.deleteMessage(entry.seq));
+    this.#forget(entry);
+    // An entry waiting at a gate releases what it holds when the gate pops it; a timed one now.
+    if (wasTimed) this.#release(entry);
+    return true;
+  }
+
+  // queues
+
+  /** The queue, created (parallelism 1) and stored when missing, as an enqueue does. */
+  ensureQueue(name: string): QueueState<Entry> {
+    const queue = this.#queue(name);
+    if (!queue.declared) {
+      queue.declared = true;
+      const record = queue.record;
+      this.#o.writer.write(() => this.#o.store.upsertQueue(record));
+    }
+    return queue;
+  }
+
+  /** Creates or updates a queue. */
+  upsertQueue(name: string, parallelism: number, paused: boolean): Promise<void> {
+    const queue = this.#queue(name);
+    const now = Date.now();
+    queue.record = { ...queue.record, parallelism, paused, updatedAt: now, ...(queue.declared ? {} : { createdAt: now }) };
+    queue.declared = true;
+    const record = queue.record;
+    const done = this.#o.writer.commit(() => this.#o.store.upsertQueue(record));
+    this.#pumpQueue(queue);
+    return done;
+  }
+
+  /** Deletes a queue's declaration; its pending messages still run, one at a time. */
+  deleteQueue(name: string): boolean {
+    const queue = this.queues.get(name);
+    if (!queue?.declared) return false;
+    queue.declared = false;
+    queue.record = { ...queue.record, parallelism: 1, paused: false };
+    this.#o.writer.write(() => this.#o.store.deleteQueue(name));
+    if (queue.pending === 0) this.queues.delete(name);
+    else this.#pumpQueue(queue);
+    return true;
+  }
+
+  // flow control
+
+  /** The flow-control key's state, if any message or setting ever used it. */
+  flow(key: string): FlowState<Entry> | undefined {
+    return this.flows.get(key);
+  }
+
+  /** Pauses or resumes a key, or pins/unpins/resets it; stored so a restart keeps it. */
+  updateFlow(key: string, change: (flow: FlowState<Entry>) => void): void {
+    const flow = this.#flow(key);
+    change(flow);
+    const { paused, pinned } = flow;
+    this.#o.writer.write(() => this.#o.store.putFlow(key, paused, pinned ? JSON.stringify(pinned) : null));
+    this.#pumpFlow(flow);
+  }
+
+  /** Resumes gating after a queue changed (pause/resume/parallelism). */
+  pumpQueue(name: string): void {
+    const queue = this.queues.get(name);
+    if (queue) this.#pumpQueue(queue);
+  }
+
+  /** Stops timers and waits up to `graceMs` for attempts in flight to settle. */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const flow of this.flows.values()) if (flow.timer) clearTimeout(flow.timer);
+    if (this.#inFlight === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, graceMs);
+      this.#settled = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  // internals: timing and gates
+
+  #queue(name: string): QueueState<Entry> {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      const now = Date.now();
+      const record: QueueRecord = { name, parallelism: 1, paused: false, createdAt: now, updatedAt: now };
+      queue = new QueueState(record, false);
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  #flow(key: string): FlowState<Entry> {
+    let flow = this.flows.get(key);
+    if (!flow) {
+      flow = new FlowState<Entry>(key);
+      this.flows.set(key, flow);
+    }
+    return flow;
+  }
+
+  #schedule(entry: Entry): void {
+    if (this.#stopped) return;
+    const now = Date.now();
+    if (entry.due <= now) return this.#route(entry);
+    if (entry.due - now > HOT_HORIZON_MS) {
+      entry.message = undefined;
+      entry.body = undefined;
+    }
+    this.#heap.push(entry);
+    this.#arm();
+  }
+
+  #arm(): void {
+    const top = this.#heap.peek();
+    if (!top || this.#stopped) return;
+    if (this.#timer && this.#timerAt <= top.due) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = top.due;
+    this.#timer = setTimeout(() => this.#onTimer(), Math.min(MAX_TIMER_MS, Math.max(0, top.due - Date.now())));
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = Date.now();
+    for (let top = this.#heap.peek(); top && top.due <= now; top = this.#heap.peek()) {
+      this.#heap.pop();
+      this.#route(top);
+    }
+    this.#arm();
+  }
+
+  #route(entry: Entry): void {
+    if (entry.canceled) return this.#release(entry);
+    if (entry.queue && !entry.holdsQueue) {
+      const queue = this.#queue(entry.queue);
+      queue.fifo.push(entry);
+      return this.#pumpQueue(queue);
+    }
+    this.#toFlow(entry);
+  }
+
+  #pumpQueue(queue: QueueState<Entry>): void {
+    while (queue.open && queue.fifo.length > 0) {
+      const entry = queue.fifo.shift()!;
+      if (entry.canceled) continue;
+      entry.holdsQueue = true;
+      queue.active++;
+      this.#toFlow(entry);
+    }
+  }
+
+  #toFlow(entry: Entry): void {
+    if (!entry.flowKey) return this.#toGlobal(entry);
+    const flow = this.#flow(entry.flowKey);
+    flow.wait.push(entry);
+    this.#pumpFlow(flow);
+  }
+
+  #pumpFlow(flow: FlowState<Entry>): void {
+    while (flow.wait.length > 0) {
+      const now = Date.now();
+      const blocked = flow.blockedFor(now);
+      if (blocked > 0) {
+        if (Number.isFinite(blocked) && !flow.timer && !this.#stopped) {
+          flow.timer = setTimeout(() => {
+            flow.timer = undefined;
+            this.#pumpFlow(flow);
+          }, blocked);
+        }
+        return;
+      }
+      const entry = flow.wait.shift()!;
+      if (entry.canceled) {
+        this.#release(entry);
+        continue;
+      }
+      flow.take(now);
+      flow.active++;
+      entry.holdsFlow = true;
+      this.#toGlobal(entry);
+    }
+  }
+
+  #toGlobal(entry: Entry): void {
+    if (this.#inFlight < this.#o.maxConcurrency && this.#globalWait.length === 0) this.#start(entry);
+    else this.#globalWait.push(entry);
+  }
+
+  #pumpGlobal(): void {
+    while (this.#inFlight < this.#o.maxConcurrency && this.#globalWait.length > 0) {
+      const entry = this.#globalWait.shift()!;
+      if (entry.canceled) this.#release(entry);
+      else this.#start(entry);
+    }
+  }
+
+  /** Releases the queue slot and flow slot an entry holds. */
+  #release(entry: Entry): void {
+    if (entry.holdsFlow) {
+      entry.holdsFlow = false;
+      const flow = this.flows.get(entry.flowKey!);
+      if (flow) {
+        flow.active--;
+        this.#pumpFlow(flow);
+      }
+    }
+    if (entry.holdsQueue) {
+      entry.holdsQueue = false;
+      const queue = this.queues.get(entry.queue!);
+      if (queue) {
+        queue.active--;
+        this.#pumpQueue(queue);
+      }
+    }
+  }
+
+  /** Drops an entry that reached a final state from memory. */
+  #forget(entry: Entry): void {
+    this.live.delete(entry.id);
+    if (entry.queue) {
+      const queue = this.queues.get(entry.queue);
+      if (queue) {
+        queue.pending--;
+        if (queue.pending === 0 && !queue.declared) this.queues.delete(entry.queue);
+      }
+    }
+  }
+
+  #load(entry: Entry): StoredMessage | undefined {
+    if (!entry.message) {
+      const row = this.#o.store.messageBySeq(entry.seq);
+      if (!row) return undefined;
+      entry.message = row.message;
+      entry.body = row.body;
+    }
+    return entry.message;
+  }
+
+  // internals: attempts and outcomes
+
+  #start(entry: Entry): void {
+    const message = this.#load(entry);
+    if (!message) {
+      // The row is gone (it cannot be delivered): treat it as finished.
+      this.#forget(entry);
+      this.#release(entry);
+      return;
+    }
+    this.#inFlight++;
+    entry.active = true;
+    this.#o.emit(makeEvent(message, "ACTIVE", { retried: entry.retried }));
+    const context = { fetch: this.#o.fetch, signingKey: this.#o.signingKey(), defaultTimeout: this.#o.defaultTimeout };
+    attemptDelivery(context, message, entry.body!, entry.retried).then(
+      (result) => this.#settle(entry, message, result),
+      (error) => this.#settle(entry, message, { ok: false, error: String(error), nonRetryable: false }),
+    );
+  }
+
+  #settle(entry: Entry, message: StoredMessage, result: AttemptResult): void {
+    this.#inFlight--;
+    entry.active = false;
+    if (entry.holdsFlow) {
+      entry.holdsFlow = false;
+      const flow = this.flows.get(entry.flowKey!);
+      if (flow) {
+        flow.active--;
+        this.#pumpFlow(flow);
+      }
+    }
+    try {
+      this.#outcome(entry, message, result);
+    } catch (error) {
+      this.#o.onError(error);
+    }
+    this.#pumpGlobal();
+    if (this.#inFlight === 0 && this.#settled) this.#settled();
+  }
+
+  #outcome(entry: Entry, message: StoredMessage, result: AttemptResult): void {
+    const { store, writer, emit } = this.#o;
+    const body = entry.body!;
+    const responseBody = result.body && result.body.length > MAX_KEPT_RESPONSE ? result.body.subarray(0, MAX_KEPT_RESPONSE) : result.body;
+    // Built only when a callback or the DLQ needs it: most deliveries succeed without either.
+    const toResponse = (): FailedResponse => {
+      const response: FailedResponse = { body: responseBody };
+      if (result.status !== undefined) response.status = result.status;
+      if (result.headers) response.header = headerMap(result.headers);
+      if (result.error) response.error = result.error;
+      return response;
+    };
+    if (message.callback) this.#callback(message.callback, message, body, toResponse(), entry.retried);
+
+    if (result.ok) {
+      emit(makeEvent(message, "DELIVERED", { responseStatus: result.status! }));
+      writer.write(() => store.deleteMessage(entry.seq));
+      this.#finish(entry);
+      return;
+    }
+    const extra: Partial<BrokerEvent> = { error: result.error ?? "failed", retried: entry.retried };
+    if (result.status !== undefined) extra.responseStatus = result.status;
+    if (responseBody && responseBody.length > 0) extra.responseBody = decoder.decode(responseBody.subarray(0, 2048));
+    emit(makeEvent(message, "ERROR", extra));
+    if (entry.canceled) {
+      emit(makeEvent(message, "CANCELED"));
+      writer.write(() => store.deleteMessage(entry.seq));
+      this.#finish(entry);
+      return;
+    }
+    if (result.nonRetryable || entry.retried >= message.maxRetries) {
+      this.#fail(entry, message, body, toResponse());
+      return;
+    }
+    const delay =
+      result.retryAfter ??
+      (message.retryDelayExpression ? evaluateRetryDelay(message.retryDelayExpression, entry.retried) : defaultBackoff(entry.retried + 1));
+    entry.retried++;
+    entry.due = Date.now() + delay;
+    const { seq, due, retried } = entry;
+    writer.write(() => store.updateRetry(seq, due, retried));
+    emit(makeEvent(message, "RETRY", { nextDeliveryTime: due, retried }));
+    this.#schedule(entry);
+  }
+
+  #fail(entry: Entry, message: StoredMessage, body: Uint8Array, response: FailedResponse): void {
+    const dlqId = ids.dlq();
+    const now = Date.now();
+    const { store, writer } = this.#o;
+    writer.write(() => {
+      store.insertDlq(dlqId, message, body, response, now);
+      store.deleteMessage(entry.seq);
+    });
+    const extra: Partial<BrokerEvent> = {};
+    if (response.status !== undefined) extra.responseStatus = response.status;
+    if (response.error) extra.error = response.error;
+    this.#o.emit(makeEvent(message, "FAILED", extra));
+    if (message.failureCallback) this.#callback(message.failureCallback, message, body, response, entry.retried, dlqId);
+    this.#finish(entry);
+  }
+
+  #finish(entry: Entry): void {
+    this.#forget(entry);
+    this.#release(entry);
+    entry.message = undefined;
+    entry.body = undefined;
+  }
+
+  /** Publishes the callback (or failure callback) message of §4.3 about an attempt. */
+  #callback(
+    options: CallbackOptions,
+    source: StoredMessage,
+    sourceBody: Uint8Array,
+    response: FailedResponse,
+    retried: number,
+    dlqId?: string,
+  ): void {
+    const payload: Record<string, unknown> = {
+      status: response.status ?? 0,
+      header: response.header ?? {},
+      body: base64(response.body ?? new Uint8Array(0)),
+      retried,
+      maxRetries: source.maxRetries,
+      sourceMessageId: source.messageId,
+      url: source.url,
+      method: source.method,
+      sourceHeader: source.header,
+      sourceBody: base64(sourceBody),
+      notBefore: source.notBefore,
+      createdAt: source.createdAt,
+    };
+    if (source.scheduleId) payload.scheduleId = source.scheduleId;
+    if (source.callerIp) payload.callerIP = source.callerIp;
+    if (source.topicName) payload.topicName = source.topicName;
+    if (response.error && response.status === undefined) payload.error = response.error;
+    if (dlqId) payload.dlqId = dlqId;
+    const now = Date.now();
+    const message: StoredMessage = {
+      messageId: ids.message(),
+      url: options.url,
+      method: options.method ?? "POST",
+      header: { ...options.header, "Content-Type": ["application/json"] },
+      maxRetries: options.retries ?? DEFAULT_RETRIES,
+      notBefore: now,
+      createdAt: now,
+    };
+    if (options.retryDelay) message.retryDelayExpression = options.retryDelay;
+    if (options.timeout) message.timeout = options.timeout;
+    this.publishInternal([{ message, body: new TextEncoder().encode(JSON.stringify(payload)) }]);
+  }
+}
+
+function newEntry(seq: number, id: string, due: number, retried: number, queue: string | undefined, flowKey: string | undefined): Entry {
+  return {
+    seq, id, due, retried, queue, flowKey, heapIndex: -1,
+    message: undefined, body: undefined, holdsQueue: false, holdsFlow: false, active: false, canceled: false,
+  };
+}

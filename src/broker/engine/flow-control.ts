@@ -1,0 +1,89 @@
+import type { StoredMessage } from "../types.ts";
+import { Fifo } from "./fifo.ts";
+
+/** A configuration pinned through the API, which messages' own values then do not override. */
+export interface PinnedFlow {
+  parallelism?: number;
+  rate?: number;
+  period?: number;
+}
+
+/**
+ * The state of one flow-control key: at most `parallelism` attempts in flight, at most `rate`
+ * starts per `period` seconds (a fixed window that opens at its first start). Messages that may
+ * not start yet wait in `wait`, in order.
+ */
+export class FlowState<T> {
+  readonly key: string;
+  parallelism?: number;
+  rate?: number;
+  period = 1;
+  paused = false;
+  pinned: PinnedFlow | null = null;
+  active = 0;
+  windowStart = 0;
+  windowCount = 0;
+  readonly wait = new Fifo<T>();
+  timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(key: string) {
+    this.key = key;
+  }
+
+  /** The latest message's values win, as on hosted QStash, unless pinned. */
+  configure(message: Pick<StoredMessage, "parallelism" | "rate" | "period">): void {
+    this.parallelism = message.parallelism;
+    this.rate = message.rate;
+    this.period = message.period ?? 1;
+  }
+
+  get maxParallelism(): number | undefined {
+    return this.pinned?.parallelism ?? this.parallelism;
+  }
+
+  get maxRate(): number | undefined {
+    return this.pinned?.rate ?? this.rate;
+  }
+
+  get ratePeriod(): number {
+    return this.pinned?.period ?? this.period;
+  }
+
+  /** 0 when one more attempt may start now; ms until the rate window reopens; Infinity otherwise. */
+  blockedFor(now: number): number {
+    if (this.paused) return Infinity;
+    const parallelism = this.maxParallelism;
+    if (parallelism !== undefined && this.active >= parallelism) return Infinity;
+    const rate = this.maxRate;
+    if (rate === undefined) return 0;
+    const windowEnd = this.windowStart + this.ratePeriod * 1000;
+    if (now >= windowEnd || this.windowCount < rate) return 0;
+    return windowEnd - now;
+  }
+
+  /** Counts a start in the rate window. */
+  take(now: number): void {
+    if (now >= this.windowStart + this.ratePeriod * 1000) {
+      this.windowStart = now;
+      this.windowCount = 0;
+    }
+    this.windowCount++;
+  }
+
+  /** The wire shape of `GET /v2/flowControl/{key}`. */
+  info(): Record<string, unknown> {
+    return {
+      flowControlKey: this.key,
+      waitListSize: this.wait.length,
+      parallelismMax: this.maxParallelism ?? 0,
+      parallelismCount: this.active,
+      rateMax: this.maxRate ?? 0,
+      rateCount: Date.now() < this.windowStart + this.ratePeriod * 1000 ? this.windowCount : 0,
+      ratePeriod: this.ratePeriod,
+      ratePeriodStart: Math.floor(this.windowStart / 1000),
+      isPaused: this.paused,
+      isPinnedParallelism: this.pinned?.parallelism !== undefined,
+      isPinnedRate: this.pinned?.rate !== undefined,
+    };
+  }
+}

@@ -1,0 +1,65 @@
+import type { Context } from "hono";
+import { ApiError, badRequest } from "./errors.ts";
+
+/**
+ * The raw request target after `prefix`, query string included: the destination of a publish is
+ * taken from here rather than from a router's parsed path, which may collapse `//` or decode
+ * escapes. A `qstash_token` query parameter (our auth) is removed.
+ */
+export function rawRest(c: Context, prefix: string): string {
+  const url = c.req.url;
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const target = start < 0 ? "/" : url.slice(start);
+  if (!target.startsWith(prefix)) return "";
+  const rest = target.slice(prefix.length);
+  const q = rest.indexOf("?");
+  if (q < 0 || !rest.includes("qstash_token=")) return rest;
+  const query = rest
+    .slice(q + 1)
+    .split("&")
+    .filter((part) => !part.startsWith("qstash_token="))
+    .join("&");
+  return query ? `${rest.slice(0, q)}?${query}` : rest.slice(0, q);
+}
+
+/** The request body as bytes, refused with 413 over `limit`. */
+export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
+  const length = Number(c.req.header("content-length") ?? "0");
+  if (length > limit) throw new ApiError(413, `request body of ${length} bytes is over the limit of ${limit} bytes`);
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  if (body.length > limit) throw new ApiError(413, `request body of ${body.length} bytes is over the limit of ${limit} bytes`);
+  return body;
+}
+
+/** The request body parsed as JSON; 400 when it is not JSON. Undefined for an empty body. */
+export async function readJson(c: Context, limit: number): Promise<unknown> {
+  const bytes = await readBody(c, limit);
+  const text = new TextDecoder().decode(bytes).trim();
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw badRequest(`request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** A whole number from a query parameter or JSON field, or a 400 naming it. */
+export function wholeNumber(value: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+    throw badRequest(`invalid ${name} ${JSON.stringify(value)}: expected a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** Ids given in a JSON body as `{ [key]: [...] }`, for the bulk endpoints. */
+export async function bodyIds(c: Context, key: string, limit: number): Promise<string[] | undefined> {
+  const json = await readJson(c, limit);
+  if (json === undefined) return undefined;
+  const ids = (json as Record<string, unknown>)[key];
+  if (ids === undefined) return undefined;
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string")) {
+    throw badRequest(`invalid "${key}" in the body: expected an array of strings`);
+  }
+  return ids;
+}

@@ -1,0 +1,238 @@
+import type { Hono } from "hono";
+import type { SigningKeys } from "../signing.ts";
+import { createBrokerApp } from "./app.ts";
+import type { BrokerCore } from "./core.ts";
+import { Dedup } from "./dedup.ts";
+import { Engine } from "./engine/engine.ts";
+import { formatEvent } from "./events.ts";
+import { ids } from "./ids.ts";
+import { Publisher } from "./publisher.ts";
+import { type RedisRest, startRedisRest } from "./redis-rest.ts";
+import { Schedules } from "./schedules.ts";
+import { serve } from "./server.ts";
+import { openDatabase } from "./store/driver.ts";
+import { Store } from "./store/store.ts";
+import { GroupWriter } from "./store/writer.ts";
+import type { BrokerEvent, TopicRecord } from "./types.ts";
+
+export { createBrokerApp } from "./app.ts";
+export { PortInUseError } from "./server.ts";
+export { parseCron } from "./schedules.ts";
+export { compileRetryDelay, evaluateRetryDelay } from "./retry-delay.ts";
+export type { BrokerEvent, EventState, StoredMessage } from "./types.ts";
+export type { SigningKeys } from "../signing.ts";
+
+/**
+ * The credentials of the hosted QStash dev server, which the official SDK's dev mode hard-codes
+ * (`QSTASH_DEV=true`): a broker using them is a drop-in local QStash.
+ */
+export const DEV_CREDENTIALS = {
+  token: "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=",
+  signingKeys: { current: "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r", next: "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs" },
+} as const;
+
+/** Options of {@link createBroker}. */
+export interface BrokerOptions {
+  /** Port to listen on; 0 picks a free one. @default 8080 */
+  port?: number;
+  /** @default "127.0.0.1" */
+  host?: string;
+  /** Keep everything in memory (`:memory:` SQLite): nothing survives the process. @default false */
+  memory?: boolean;
+  /** SQLite file; its directory is created. Ignored with `memory`. @default ".jobwire/dev.sqlite" */
+  db?: string;
+  /** How long a deduplication id (or content hash) is remembered, in ms. @default 600_000 (10 minutes, as QStash) */
+  dedupWindow?: number;
+  /** The API token clients must send. @default the QStash dev token */
+  token?: string;
+  /**
+   * Signing keys; deliveries are signed with `current`. When omitted, the keys stored in the
+   * database (after a `POST /v2/keys/rotate`) or else the QStash dev keys.
+   */
+  signingKeys?: SigningKeys;
+  /** The fetch deliveries go through (a test seam). @default globalThis.fetch */
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  /** Receives one line per state change, and errors; `false` for silence. @default console.log */
+  log?: ((line: string) => void) | false;
+  /** Called with every state-change event as it is logged. */
+  onEvent?: (event: BrokerEvent) => void;
+  /** Largest message body accepted, in bytes; a larger one is a 413. @default 10 MB */
+  maxBodyBytes?: number;
+  /** Per-attempt timeout in seconds when a message sets no `Upstash-Timeout`. @default 30 */
+  defaultTimeout?: number;
+  /** Delivery attempts in flight at once over all messages. @default 256 */
+  maxConcurrency?: number;
+  /** Events kept in the log (older ones are pruned). @default 100_000 */
+  maxEvents?: number;
+  /**
+   * Also serve the Upstash Redis REST API (what `@upstash/redis` speaks) in front of this Redis, on
+   * its own port (default 8079; 0 picks a free one) with the dev token (or `token`).
+   */
+  redis?: { url: string; port?: number; token?: string };
+}
+
+/** A running broker. */
+export interface Broker {
+  /** Base URL, e.g. `http://127.0.0.1:8080` (the `QSTASH_URL`). */
+  url: string;
+  port: number;
+  token: string;
+  /** The keys in use now (they change on rotation). */
+  readonly signingKeys: SigningKeys;
+  /** The Hono app serving the API (usable with `app.request()` in tests). */
+  app: Hono;
+  /** The Upstash Redis REST endpoint (`UPSTASH_REDIS_REST_URL`/`_TOKEN`), when started with `redis`. */
+  redis?: { url: string; port: number; token: string };
+  /** Counts for a dashboard or a test. */
+  stats(): BrokerStats;
+  /** Stops accepting, lets attempts in flight settle briefly, commits, closes the database. */
+  close(): Promise<void>;
+}
+
+/** What {@link Broker.stats} reports. */
+export interface BrokerStats {
+  /** Messages not yet delivered, failed or canceled. */
+  pending: number;
+  /** Attempts in flight. */
+  inFlight: number;
+  /** Messages waiting for a delay, not-before or retry backoff. */
+  delayed: number;
+}
+
+const CLOSE_GRACE_MS = 2000;
+
+/**
+ * Starts `jobwire dev`'s QStash-compatible broker: the API on `host:port`, the delivery engine,
+ * cron schedules, and SQLite storage (WAL). A publish is acknowledged only once committed; on
+ * start every pending, retrying or in-flight message of the database is resumed.
+ *
+ * @example
+ * const broker = await createBroker({ port: 0, memory: true, log: false });
+ * const client = new Client({ baseUrl: broker.url, token: broker.token });
+ */
+export async function createBroker(options: BrokerOptions = {}): Promise<Broker> {
+  const log = options.log === false ? undefined : (options.log ?? ((line: string) => console.log(line)));
+  const onError = (error: unknown) => log?.(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  const path = options.memory ? ":memory:" : (options.db ?? ".jobwire/dev.sqlite");
+  if (!options.memory) await ensureDirectory(path);
+  const db = await openDatabase(path);
+  const store = new Store(db, options.memory ?? false);
+  const writer = new GroupWriter(db, onError);
+
+  const storedKeys = store.getMeta("signingKeys");
+  const keys: SigningKeys = options.signingKeys
+    ? { ...options.signingKeys }
+    : storedKeys
+      ? (JSON.parse(storedKeys) as SigningKeys)
+      : { ...DEV_CREDENTIALS.signingKeys };
+
+  const maxEvents = options.maxEvents ?? 100_000;
+  let eventsSincePrune = 0;
+  const emit = (event: BrokerEvent) => {
+    writer.write(() => store.insertEvent(event));
+    if (++eventsSincePrune >= 10_000) {
+      eventsSincePrune = 0;
+      writer.write(() => store.pruneEvents(maxEvents));
+    }
+    if (options.onEvent) {
+      try {
+        options.onEvent(event);
+      } catch (error) {
+        onError(error);
+      }
+    }
+    log?.(formatEvent(event));
+  };
+
+  const maxConcurrency = options.maxConcurrency ?? 256;
+  const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
+  const engine = new Engine({
+    store,
+    writer,
+    emit,
+    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    signingKey: () => keys.current,
+    defaultTimeout: (options.defaultTimeout ?? 30) * 1000,
+    maxConcurrency,
+    onError,
+  });
+  const topics = new Map<string, TopicRecord>(store.topics().map((t) => [t.name, t]));
+  const dedup = new Dedup(store, writer, options.dedupWindow ?? 600_000);
+  const publisher = new Publisher(engine, writer, dedup, topics, maxBodyBytes);
+  const schedules = new Schedules(store, writer, publisher, onError);
+
+  const core: BrokerCore = {
+    store, writer, engine, publisher, dedup, schedules, topics, keys,
+    token: options.token ?? DEV_CREDENTIALS.token,
+    maxBodyBytes,
+    onError,
+    async rotateKeys() {
+      keys.current = keys.next;
+      keys.next = ids.signingKey();
+      const snapshot = JSON.stringify(keys);
+      await writer.commit(() => store.putMeta("signingKeys", snapshot));
+      return { ...keys };
+    },
+  };
+  const app = createBrokerApp(core, { maxConcurrency });
+
+  engine.recover();
+  schedules.load();
+
+  const host = options.host ?? "127.0.0.1";
+  let server;
+  let redisRest: RedisRest | undefined;
+  try {
+    server = await serve({ fetch: app.fetch, port: options.port ?? 8080, hostname: host, maxBodyBytes: maxBodyBytes * 10 + 1024 * 1024 });
+    if (options.redis) {
+      redisRest = await startRedisRest({
+        redisUrl: options.redis.url,
+        host,
+        port: options.redis.port ?? 8079,
+        ...(options.redis.token ? { token: options.redis.token } : {}),
+        log: log ?? false,
+      });
+    }
+  } catch (error) {
+    await server?.close();
+    await engine.stop(0);
+    schedules.close();
+    writer.close();
+    db.close();
+    throw error;
+  }
+  const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+  const url = `http://${urlHost}:${server.port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: server.port,
+    token: core.token,
+    get signingKeys() {
+      return { ...keys };
+    },
+    app,
+    ...(redisRest ? { redis: { url: redisRest.url, port: redisRest.port, token: redisRest.token } } : {}),
+    stats: () => ({ pending: engine.live.size, inFlight: engine.inFlight, delayed: engine.delayed }),
+    close() {
+      closing ??= (async () => {
+        await redisRest?.close();
+        schedules.close();
+        const serverClosed = server.close();
+        await engine.stop(CLOSE_GRACE_MS);
+        writer.close();
+        db.close();
+        await Promise.race([serverClosed, new Promise((r) => setTimeout(r, 100))]);
+      })();
+      return closing;
+    },
+  };
+}
+
+async function ensureDirectory(file: string): Promise<void> {
+  const slash = Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\"));
+  if (slash <= 0) return;
+  const { mkdir } = await import("node:fs/promises");
+  await mkdir(file.slice(0, slash), { recursive: true });
+}

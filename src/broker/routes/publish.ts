@@ -1,0 +1,57 @@
+import type { Hono } from "hono";
+import type { BrokerCore } from "../core.ts";
+import { badRequest } from "../errors.ts";
+import { rawRest, readBody, readJson } from "../http.ts";
+import { parsePublishHeaders } from "../publish-options.ts";
+import type { PublishRequest } from "../publisher.ts";
+
+/** `POST /v2/publish/{destination}`, `POST /v2/enqueue/{queue}/{destination}`, `POST /v2/batch`. */
+export function publishRoutes(app: Hono, core: BrokerCore): void {
+  app.post("/v2/publish/*", async (c) => {
+    const destination = rawRest(c, "/v2/publish/");
+    const spec = parsePublishHeaders(c.req.raw.headers);
+    const body = await readBody(c, core.maxBodyBytes);
+    const [outcome] = await core.publisher.publish([{ destination, spec, body }]);
+    return c.json(outcome!.result, outcome!.status);
+  });
+
+  app.post("/v2/enqueue/*", async (c) => {
+    const rest = rawRest(c, "/v2/enqueue/");
+    const slash = rest.indexOf("/");
+    if (slash <= 0) throw badRequest("expected /v2/enqueue/<queue name>/<destination>");
+    const queueName = decodeURIComponent(rest.slice(0, slash));
+    const destination = rest.slice(slash + 1);
+    const spec = parsePublishHeaders(c.req.raw.headers);
+    const body = await readBody(c, core.maxBodyBytes);
+    const [outcome] = await core.publisher.publish([{ destination, spec, body, queueName }]);
+    return c.json(outcome!.result, outcome!.status);
+  });
+
+  app.post("/v2/batch", async (c) => {
+    // A batch carries many bodies: allow it many times the single-message limit (each body is still checked).
+    const json = await readJson(c, core.maxBodyBytes * 10);
+    if (!Array.isArray(json)) throw badRequest("expected a JSON array of {destination, headers, body, queue}");
+    const encoder = new TextEncoder();
+    const requests: PublishRequest[] = json.map((item: unknown, index) => {
+      if (typeof item !== "object" || item === null) throw badRequest(`batch item ${index}: expected an object`);
+      const { destination, headers, body, queue } = item as Record<string, unknown>;
+      if (typeof destination !== "string") throw badRequest(`batch item ${index}: "destination" must be a string`);
+      if (headers !== undefined && (typeof headers !== "object" || headers === null)) {
+        throw badRequest(`batch item ${index}: "headers" must be an object of strings`);
+      }
+      if (body !== undefined && body !== null && typeof body !== "string") throw badRequest(`batch item ${index}: "body" must be a string`);
+      if (queue !== undefined && queue !== null && typeof queue !== "string") throw badRequest(`batch item ${index}: "queue" must be a string`);
+      let spec;
+      try {
+        spec = parsePublishHeaders(new Headers(headers as Record<string, string> | undefined));
+      } catch (error) {
+        throw badRequest(`batch item ${index}: ${(error as Error).message}`);
+      }
+      const request: PublishRequest = { destination, spec, body: encoder.encode(body ?? "") };
+      if (queue) request.queueName = queue;
+      return request;
+    });
+    const outcomes = await core.publisher.publish(requests);
+    return c.json(outcomes.map((o) => o.result), 201);
+  });
+}

@@ -1,0 +1,51 @@
+import type { Hono } from "hono";
+import type { BrokerCore } from "../core.ts";
+import { badRequest, notFound } from "../errors.ts";
+import { readJson, wholeNumber } from "../http.ts";
+import { name as checkName } from "../publish-options.ts";
+
+/** Largest queue parallelism accepted. */
+const MAX_PARALLELISM = 1000;
+
+/** `POST /v2/queues` (upsert), `GET /v2/queues[/{name}]`, `DELETE /v2/queues/{name}`, pause/resume. */
+export function queueRoutes(app: Hono, core: BrokerCore): void {
+  const declared = (name: string) => {
+    const queue = core.engine.queues.get(name);
+    if (!queue?.declared) throw notFound(`queue "${name}" not found`);
+    return queue;
+  };
+
+  app.post("/v2/queues", async (c) => {
+    const json = await readJson(c, core.maxBodyBytes);
+    if (typeof json !== "object" || json === null) throw badRequest('expected a JSON body {"queueName", "parallelism", "paused"}');
+    const { queueName, parallelism, paused } = json as Record<string, unknown>;
+    if (typeof queueName !== "string") throw badRequest('"queueName" must be a string');
+    checkName(queueName, "queueName");
+    const existing = core.engine.queues.get(queueName);
+    const p = parallelism === undefined ? existing?.record.parallelism ?? 1 : wholeNumber(parallelism, "parallelism", 1, MAX_PARALLELISM);
+    if (paused !== undefined && typeof paused !== "boolean") throw badRequest('"paused" must be true or false');
+    await core.engine.upsertQueue(queueName, p, paused ?? existing?.record.paused ?? false);
+    return c.json(core.engine.queues.get(queueName)!.info());
+  });
+
+  app.get("/v2/queues", (c) =>
+    c.json([...core.engine.queues.values()].filter((q) => q.declared).map((q) => q.info())),
+  );
+
+  app.get("/v2/queues/:name", (c) => c.json(declared(c.req.param("name")).info()));
+
+  app.delete("/v2/queues/:name", async (c) => {
+    const name = c.req.param("name");
+    if (!core.engine.deleteQueue(name)) throw notFound(`queue "${name}" not found`);
+    await core.writer.commit();
+    return c.json({ deleted: name });
+  });
+
+  for (const action of ["pause", "resume"] as const) {
+    app.post(`/v2/queues/:name/${action}`, async (c) => {
+      const queue = declared(c.req.param("name"));
+      await core.engine.upsertQueue(queue.record.name, queue.record.parallelism, action === "pause");
+      return c.json(queue.info());
+    });
+  }
+}

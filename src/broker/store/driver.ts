@@ -1,0 +1,68 @@
+/** A value SQLite can bind or return. */
+export type SqlValue = string | number | bigint | null | Uint8Array;
+
+/** A prepared statement, the subset both `bun:sqlite` and `node:sqlite` share. */
+export interface SqlStatement {
+  run(...params: SqlValue[]): void;
+  get<T = Record<string, SqlValue>>(...params: SqlValue[]): T | undefined;
+  all<T = Record<string, SqlValue>>(...params: SqlValue[]): T[];
+}
+
+/** The storage seam: a synchronous SQLite connection. */
+export interface SqlDriver {
+  exec(sql: string): void;
+  prepare(sql: string): SqlStatement;
+  close(): void;
+}
+
+/**
+ * Opens a SQLite database with the runtime's own driver: `bun:sqlite` on Bun, `node:sqlite`
+ * otherwise (Deno, Node >= 22.5). `path` is a file path or `":memory:"`.
+ */
+export async function openDatabase(path: string): Promise<SqlDriver> {
+  if ((globalThis as { Bun?: unknown }).Bun) return openBun(path);
+  return openNode(path);
+}
+
+async function openBun(path: string): Promise<SqlDriver> {
+  const { Database } = await import("bun:sqlite");
+  const db = new Database(path, { create: true });
+  return {
+    exec: (sql) => db.run(sql),
+    prepare(sql) {
+      const statement = db.prepare(sql);
+      return {
+        run: (...params) => void statement.run(...(params as never[])),
+        // bun:sqlite answers null for no row; the seam says undefined, as node:sqlite does.
+        get: (...params) => (statement.get(...(params as never[])) ?? undefined) as never,
+        all: (...params) => statement.all(...(params as never[])) as never,
+      };
+    },
+    close: () => db.close(),
+  };
+}
+
+async function openNode(path: string): Promise<SqlDriver> {
+  let sqlite: typeof import("node:sqlite");
+  try {
+    sqlite = await import("node:sqlite");
+  } catch (error) {
+    throw new Error(
+      "jobwire dev needs SQLite: run it with Bun (`npx bun ...`), Deno 2, or Node >= 22.5 (node:sqlite)",
+      { cause: error },
+    );
+  }
+  const db = new sqlite.DatabaseSync(path);
+  return {
+    exec: (sql) => db.exec(sql),
+    prepare(sql) {
+      const statement = db.prepare(sql);
+      return {
+        run: (...params) => void statement.run(...(params as never[])),
+        get: (...params) => statement.get(...(params as never[])) as never,
+        all: (...params) => statement.all(...(params as never[])) as never,
+      };
+    },
+    close: () => db.close(),
+  };
+}

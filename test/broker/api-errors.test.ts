@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Receiver } from "@upstash/qstash";
+import { type Destination, startBroker, startDestination, type TestBroker, waitUntil } from "./helpers.ts";
+
+// Bad input to the API gets a deliberate 4xx and a JSON error that says what is wrong; the broker
+// keeps running.
+
+let broker: TestBroker;
+let dest: Destination;
+beforeAll(async () => {
+  broker = await startBroker({ maxBodyBytes: 1024 });
+  dest = startDestination();
+});
+afterAll(async () => {
+  await broker.close();
+  dest.close();
+});
+
+async function expectError(response: Response, status: number, message: RegExp): Promise<void> {
+  const text = await response.text();
+  expect(response.status, text).toBe(status);
+  expect(response.headers.get("content-type")).toContain("application/json");
+  const json = JSON.parse(text) as { error: string };
+  expect(json.error).toMatch(message);
+}
+
+const publish = (destination: string, headers: Record<string, string> = {}, body = "{}") =>
+  broker.api(`/v2/publish/${destination}`, { method: "POST", headers, body });
+
+describe("auth", () => {
+  test("a missing token is a 401", async () => {
+    await expectError(await fetch(`${broker.url}/v2/keys`), 401, /missing token/);
+  });
+  test("a wrong token is a 401", async () => {
+    await expectError(await broker.api("/v2/keys", { headers: { authorization: "Bearer nope" } }), 401, /invalid token/);
+  });
+  test("?qstash_token= is accepted, and not forwarded as part of the destination", async () => {
+    const response = await fetch(`${broker.url}/v2/publish/${dest.url}/tok?a=1&qstash_token=${broker.token}`, { method: "POST", body: "x" });
+    expect(response.status).toBe(201);
+    expect(((await response.json()) as { url: string }).url).toBe(`${dest.url}/tok?a=1`);
+    await waitUntil(() => dest.received.find((r) => r.path === "/tok?a=1"));
+  });
+});
+
+describe("publish validation", () => {
+  const cases: [string, Record<string, string>, number, RegExp][] = [
+    ["ftp://example.com/x", {}, 400, /only http:\/\/ and https:\/\//],
+    ["http//missing-colon", {}, 400, /invalid destination/],
+    ["no-such-group", {}, 404, /no URL group named "no-such-group"/],
+    ["DEST", { "upstash-delay": "10x" }, 400, /Upstash-Delay "10x"/],
+    ["DEST", { "upstash-not-before": "soon" }, 400, /Upstash-Not-Before/],
+    ["DEST", { "upstash-retries": "abc" }, 400, /Upstash-Retries "abc"/],
+    ["DEST", { "upstash-retries": "1000" }, 400, /from 0 to 100/],
+    ["DEST", { "upstash-timeout": "forever" }, 400, /Upstash-Timeout "forever"/],
+    ["DEST", { "upstash-retry-delay": "eval(1)" }, 400, /Upstash-Retry-Delay.*unknown name "eval"/],
+    ["DEST", { "upstash-retry-delay": "pow(2," }, 400, /Upstash-Retry-Delay/],
+    ["DEST", { "upstash-method": "BREW" }, 400, /Upstash-Method "BREW"/],
+    ["DEST", { "upstash-callback": "nope" }, 400, /Upstash-Callback "nope"/],
+    ["DEST", { "upstash-flow-control-key": "k", "upstash-flow-control-value": "parallelism=0" }, 400, /parallelism "0"/],
+    ["DEST", { "upstash-flow-control-key": "k", "upstash-flow-control-value": "speed=3" }, 400, /unknown key "speed"/],
+    ["DEST", { "upstash-flow-control-value": "rate=3" }, 400, /needs an Upstash-Flow-Control-Key/],
+  ];
+  for (const [destination, headers, status, message] of cases) {
+    test(`${destination} ${JSON.stringify(headers)} → ${status}`, async () => {
+      await expectError(await publish(destination.replace("DEST", `${dest.url}/x`), headers), status, message);
+    });
+  }
+
+  test("a body over the limit is a 413", async () => {
+    await expectError(await publish(`${dest.url}/big`, {}, "x".repeat(2000)), 413, /over the limit of 1024 bytes/);
+  });
+
+  test("enqueue needs a queue and a destination, and a valid queue name", async () => {
+    await expectError(await broker.api("/v2/enqueue/only-queue", { method: "POST", body: "" }), 400, /enqueue\/<queue name>\/<destination>/);
+    await expectError(await broker.api(`/v2/enqueue/bad%20name/${dest.url}/x`, { method: "POST", body: "" }), 400, /invalid queue name/);
+  });
+
+  test("a batch must be a JSON array of valid items; one bad item refuses the whole batch", async () => {
+    await expectError(await broker.api("/v2/batch", { method: "POST", body: "{not json" }), 400, /not valid JSON/);
+    await expectError(await broker.api("/v2/batch", { method: "POST", body: "{}" }), 400, /expected a JSON array/);
+    const items = [
+      { destination: `${dest.url}/batch-ok`, headers: {} },
+      { destination: `${dest.url}/batch-bad`, headers: { "upstash-delay": "never" } },
+    ];
+    await expectError(await broker.api("/v2/batch", { method: "POST", body: JSON.stringify(items) }), 400, /batch item 1: invalid Upstash-Delay/);
+    await Bun.sleep(50);
+    expect(dest.received.some((r) => r.path === "/batch-ok")).toBe(false);
+  });
+});
+
+describe("other endpoints", () => {
+  test("an unknown path is a 404", async () => {
+    await expectError(await broker.api("/v2/nothing-here"), 404, /unknown path: GET \/v2\/nothing-here/);
+    await expectError(await broker.api("/v3/publish", { method: "POST" }), 404, /unknown path/);
+  });
+  test("unknown messages, DLQ entries, queues, schedules, groups are 404s", async () => {
+    await expectError(await broker.api("/v2/messages/msg_nope"), 404, /message msg_nope not found/);
+    await expectError(await broker.api("/v2/messages/msg_nope", { method: "DELETE" }), 404, /not found/);
+    await expectError(await broker.api("/v2/dlq/dlq_nope", { method: "DELETE" }), 404, /not found/);
+    await expectError(await broker.api("/v2/queues/nope"), 404, /queue "nope" not found/);
+    await expectError(await broker.api("/v2/schedules/scd_nope"), 404, /schedule scd_nope not found/);
+    await expectError(await broker.api("/v2/topics/nope"), 404, /URL group "nope" not found/);
+  });
+  test("an unknown DLQ or cancel filter is a 400 (a typo never widens a bulk action)", async () => {
+    await expectError(await broker.api("/v2/dlq?urll=x"), 400, /unknown filter "urll"/);
+    await expectError(await broker.api("/v2/messages?lable=x", { method: "DELETE" }), 400, /unknown filter "lable"/);
+    await expectError(await broker.api("/v2/events?count=zero"), 400, /invalid count/);
+  });
+  test("schedules need a valid cron", async () => {
+    await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST" }), 400, /missing Upstash-Cron/);
+    await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": "every day" } }), 400, /invalid Upstash-Cron/);
+    await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": "61 * * * *" } }), 400, /invalid Upstash-Cron/);
+    await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": "* * * * * * *" } }), 400, /expected 5 fields/);
+    await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": "CRON_TZ=Mars/Base 0 * * * *" } }), 400, /invalid time zone "Mars\/Base"/);
+  });
+  test("queue upserts are validated", async () => {
+    await expectError(await broker.api("/v2/queues", { method: "POST", body: JSON.stringify({ queueName: "q", parallelism: 0 }) }), 400, /invalid parallelism 0/);
+    await expectError(await broker.api("/v2/queues", { method: "POST", body: JSON.stringify({ parallelism: 1 }) }), 400, /"queueName" must be a string/);
+    await expectError(await broker.api("/v2/queues", { method: "POST", body: "[" }), 400, /not valid JSON/);
+  });
+  test("URL group endpoints are validated", async () => {
+    const body = JSON.stringify({ endpoints: [{ url: "mailto:x@y" }] });
+    await expectError(await broker.api("/v2/topics/g/endpoints", { method: "POST", body }), 400, /invalid endpoint url/);
+    await expectError(await broker.api("/v2/topics/g/endpoints", { method: "POST", body: "{}" }), 400, /expected a JSON body/);
+  });
+  test("after all that the broker still works", async () => {
+    const response = await broker.api("/v2/keys");
+    expect(response.status).toBe(200);
+  });
+});
+
+describe("keys", () => {
+  test("rotation: next becomes current, a fresh next, deliveries signed with the new current", async () => {
+    const before = (await (await broker.api("/v2/keys")).json()) as { current: string; next: string };
+    const rotated = (await (await broker.api("/v2/keys/rotate", { method: "POST" })).json()) as { current: string; next: string };
+    expect(rotated.current).toBe(before.next);
+    expect(rotated.next).toStartWith("sig_");
+    expect(rotated.next).not.toBe(before.next);
+    expect(await (await broker.api("/v2/keys")).json()).toEqual(rotated);
+
+    expect((await publish(`${dest.url}/after-rotation`)).status).toBe(201);
+    const got = await waitUntil(() => dest.received.find((r) => r.path === "/after-rotation"));
+    const signature = got.headers.get("upstash-signature")!;
+    // Signed with the new current key (the old next), which is what a receiver still holding the old pair accepts too.
+    const receiver = new Receiver({ currentSigningKey: rotated.current, nextSigningKey: rotated.current });
+    expect(await receiver.verify({ signature, body: got.body, url: got.url })).toBe(true);
+    const oldCurrentOnly = new Receiver({ currentSigningKey: before.current, nextSigningKey: before.current });
+    await expect(oldCurrentOnly.verify({ signature, body: got.body, url: got.url })).rejects.toThrow();
+  });
+});

@@ -1,0 +1,87 @@
+import { expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "@upstash/redis";
+import { startRedisServer } from "../helpers/redis-server.ts";
+import { spawnCli } from "./cli.ts";
+
+const BIN = new URL("../../bin/jobwire.ts", import.meta.url).pathname;
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const child = Bun.spawn([process.execPath, BIN, ...args], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { code, out, err };
+}
+
+test("--help prints the usage", async () => {
+  const { code, out } = await run(["dev", "--help"]);
+  expect(code).toBe(0);
+  expect(out).toContain("Usage: jobwire dev [options]");
+  expect(out).toContain("--dedup-window");
+});
+
+test("bad flags are clear errors with exit code 1", async () => {
+  for (const [args, message] of [
+    [["dev", "--port", "http"], /invalid --port "http"/],
+    [["dev", "--bogus"], /Unknown option '--bogus'/],
+    [["dev", "--dedup-window", "soon"], /invalid --dedup-window/],
+    [["dev", "--memory", "--db", "x.sqlite"], /--db and --memory exclude each other/],
+    [["deploy"], /unknown command "deploy"/],
+  ] as const) {
+    const { code, err } = await run([...args]);
+    expect(code, args.join(" ")).toBe(1);
+    expect(err).toMatch(message);
+  }
+});
+
+test("--redis serves the Upstash Redis REST API in front of a real redis-server, and prints its env lines", async () => {
+  const redisServer = await startRedisServer();
+  const broker = await spawnCli(["--memory", "--port", "0", "--redis", redisServer.url, "--redis-port", "0"]);
+  try {
+    const url = broker.lines.find((l) => l.startsWith("UPSTASH_REDIS_REST_URL="))?.split("=")[1];
+    const token = broker.lines.find((l) => l.startsWith("UPSTASH_REDIS_REST_TOKEN="))?.split("=")[1];
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(token).toBeTruthy();
+    const redis = new Redis({ url: url!, token: token!, retry: { retries: 0 }, enableTelemetry: false });
+    await redis.set("cli:probe", { ok: 1 });
+    expect(await redis.get("cli:probe")).toEqual({ ok: 1 });
+  } finally {
+    broker.process.kill("SIGTERM");
+    await broker.exited;
+    await redisServer.stop();
+  }
+});
+
+test("--redis with an unreachable Redis is a clear error", async () => {
+  const { code, err } = await run(["dev", "--memory", "--port", "0", "--redis", "redis://127.0.0.1:1", "--redis-port", "0"]);
+  expect(code).toBe(1);
+  expect(err).toMatch(/could not start: .*127\.0\.0\.1:1/);
+});
+
+test("a port in use is a clear error", async () => {
+  const busy = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  try {
+    const { code, err } = await run(["dev", "--memory", "--port", String(busy.port)]);
+    expect(code).toBe(1);
+    expect(err).toMatch(new RegExp(`port ${busy.port} on 127.0.0.1 is already in use`));
+  } finally {
+    busy.stop(true);
+  }
+});
+
+test("prints the env lines, creates the database directory, shuts down gracefully on SIGINT", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "jobwire-cli-"));
+  try {
+    const db = join(dir, "nested", "dev.sqlite");
+    const broker = await spawnCli(["--port", "0", "--db", db]);
+    expect(broker.lines[0]).toBe(`QSTASH_URL=${broker.url}`);
+    expect(broker.lines.some((l) => l.startsWith("QSTASH_NEXT_SIGNING_KEY=sig_"))).toBe(true);
+    expect(existsSync(db)).toBe(true);
+    broker.process.kill("SIGINT");
+    expect(await broker.exited).toBe(0);
+    expect(broker.lines.some((l) => l.startsWith("SIGINT: shutting down"))).toBe(true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

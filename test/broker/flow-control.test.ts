@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { type Destination, startBroker, startDestination, type TestBroker, waitUntil } from "./helpers.ts";
+
+// Flow control: at most `parallelism` in flight and `rate` starts per `period`, per key.
+
+let broker: TestBroker;
+let dest: Destination;
+const inFlight = new Map<string, number>();
+const maxInFlight = new Map<string, number>();
+beforeAll(async () => {
+  broker = await startBroker();
+  dest = startDestination();
+  dest.respond(async (r) => {
+    const key = r.path.split("/")[1]!;
+    inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+    maxInFlight.set(key, Math.max(maxInFlight.get(key) ?? 0, inFlight.get(key)!));
+    await Bun.sleep(50);
+    inFlight.set(key, inFlight.get(key)! - 1);
+    return new Response("ok");
+  });
+});
+afterAll(async () => {
+  await broker.close();
+  dest.close();
+});
+
+const publish = (key: string, value: string, i: number) =>
+  broker.api(`/v2/publish/${dest.url}/${key}/${i}`, {
+    method: "POST",
+    headers: { "upstash-flow-control-key": key, "upstash-flow-control-value": value },
+    body: String(i),
+  });
+const arrivals = (key: string) => dest.received.filter((r) => r.path.startsWith(`/${key}/`));
+
+test("parallelism=2 keeps at most two deliveries of the key in flight", async () => {
+  await Promise.all(Array.from({ length: 8 }, (_, i) => publish("par", "parallelism=2", i)));
+  await waitUntil(() => arrivals("par").length === 8, 5000, "8 deliveries");
+  expect(maxInFlight.get("par")).toBe(2);
+});
+
+test("rate=3 per 1s starts three, then waits for the next period", async () => {
+  const start = Date.now();
+  await Promise.all(Array.from({ length: 6 }, (_, i) => publish("rate", "rate=3, period=1s", i)));
+  await waitUntil(() => arrivals("rate").length === 6, 5000, "6 deliveries");
+  const times = arrivals("rate").map((r) => r.at - start).sort((a, b) => a - b);
+  expect(times[2]!).toBeLessThan(500);
+  expect(times[3]!).toBeGreaterThanOrEqual(900);
+});
+
+test("a paused key holds its messages until resumed", async () => {
+  expect((await broker.api("/v2/flowControl/held/pause", { method: "POST" })).status).toBe(200);
+  await publish("held", "parallelism=5", 0);
+  await Bun.sleep(150);
+  expect(arrivals("held")).toHaveLength(0);
+  const info = (await (await broker.api("/v2/flowControl/held")).json()) as { waitListSize: number; isPaused: boolean };
+  expect(info).toMatchObject({ waitListSize: 1, isPaused: true });
+  await broker.api("/v2/flowControl/held/resume", { method: "POST" });
+  await waitUntil(() => arrivals("held").length === 1);
+});
+
+test("a pinned parallelism overrides the messages' own", async () => {
+  await broker.api("/v2/flowControl/pinned/pin?parallelism=1", { method: "POST" });
+  await Promise.all(Array.from({ length: 4 }, (_, i) => publish("pinned", "parallelism=4", i)));
+  await waitUntil(() => arrivals("pinned").length === 4, 5000, "4 deliveries");
+  expect(maxInFlight.get("pinned")).toBe(1);
+  const info = (await (await broker.api("/v2/flowControl/pinned")).json()) as { isPinnedParallelism: boolean; parallelismMax: number };
+  expect(info).toMatchObject({ isPinnedParallelism: true, parallelismMax: 1 });
+});

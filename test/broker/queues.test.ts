@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { type Destination, startBroker, startDestination, type TestBroker, waitUntil } from "./helpers.ts";
+
+// FIFO queues: parallelism slots held until delivered or failed for good; pause holds delivery.
+
+let broker: TestBroker;
+let dest: Destination;
+const active = new Map<string, number>();
+const maxActive = new Map<string, number>();
+beforeAll(async () => {
+  broker = await startBroker();
+  dest = startDestination();
+  dest.respond(async (r) => {
+    const queue = r.path.split("/")[1]!;
+    active.set(queue, (active.get(queue) ?? 0) + 1);
+    maxActive.set(queue, Math.max(maxActive.get(queue) ?? 0, active.get(queue)!));
+    await Bun.sleep(30);
+    active.set(queue, active.get(queue)! - 1);
+    return r.headers.get("x-fail-once") === "yes" && r.headers.get("upstash-retried") === "0" ? new Response("", { status: 500 }) : new Response("ok");
+  });
+});
+afterAll(async () => {
+  await broker.close();
+  dest.close();
+});
+
+const enqueue = async (queue: string, n: number, headers: Record<string, string> = {}) => {
+  const response = await broker.api(`/v2/enqueue/${queue}/${dest.url}/${queue}/${n}`, { method: "POST", headers, body: String(n) });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { messageId: string }).messageId;
+};
+const order = (queue: string) => dest.received.filter((r) => r.path.startsWith(`/${queue}/`)).map((r) => Number(r.body));
+
+test("parallelism 1 delivers strictly in order, one at a time", async () => {
+  const ids: string[] = [];
+  for (let i = 0; i < 10; i++) ids.push(await enqueue("fifo", i));
+  await broker.waitForEvent((e) => e.messageId === ids[9] && e.state === "DELIVERED", 5000);
+  expect(order("fifo")).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  expect(maxActive.get("fifo")).toBe(1);
+  const info = (await (await broker.api("/v2/queues/fifo")).json()) as { parallelism: number; lag: number };
+  expect(info).toMatchObject({ parallelism: 1, lag: 0 });
+});
+
+test("a retrying message keeps its slot: the next one waits until it is delivered", async () => {
+  const first = await enqueue("retrying", 0, { "x-fail-once": "yes", "upstash-forward-x-fail-once": "yes", "upstash-retry-delay": "200" });
+  await enqueue("retrying", 1);
+  await broker.waitForEvent((e) => e.messageId === first && e.state === "DELIVERED", 3000);
+  await waitUntil(() => order("retrying").length === 3);
+  expect(order("retrying")).toEqual([0, 0, 1]);
+});
+
+test("parallelism 3 runs up to three at once", async () => {
+  await broker.api("/v2/queues", { method: "POST", body: JSON.stringify({ queueName: "wide", parallelism: 3, paused: false }) });
+  for (let i = 0; i < 9; i++) await enqueue("wide", i);
+  await waitUntil(() => order("wide").length === 9, 5000, "9 deliveries");
+  expect(maxActive.get("wide")).toBe(3);
+});
+
+test("a paused queue accepts but delivers nothing until resumed, then in order", async () => {
+  await broker.api("/v2/queues", { method: "POST", body: JSON.stringify({ queueName: "held", parallelism: 1, paused: true }) });
+  for (let i = 0; i < 3; i++) await enqueue("held", i);
+  await Bun.sleep(200);
+  expect(order("held")).toEqual([]);
+  expect(((await (await broker.api("/v2/queues/held")).json()) as { lag: number }).lag).toBe(3);
+  expect((await broker.api("/v2/queues/held/resume", { method: "POST" })).status).toBe(200);
+  await waitUntil(() => order("held").length === 3);
+  expect(order("held")).toEqual([0, 1, 2]);
+});
+
+test("enqueue creates a missing queue with parallelism 1", async () => {
+  await enqueue("auto-created", 0);
+  const info = (await (await broker.api("/v2/queues/auto-created")).json()) as { name: string; parallelism: number; paused: boolean };
+  expect(info).toMatchObject({ name: "auto-created", parallelism: 1, paused: false });
+});

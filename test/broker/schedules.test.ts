@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { type Destination, startBroker, startDestination, type TestBroker, waitUntil } from "./helpers.ts";
+
+// Cron schedules; the 6-field form (leading seconds) is a local extension for tests.
+
+let broker: TestBroker;
+let dest: Destination;
+beforeAll(async () => {
+  broker = await startBroker();
+  dest = startDestination();
+});
+afterAll(async () => {
+  await broker.close();
+  dest.close();
+});
+
+const create = async (path: string, cron: string, headers: Record<string, string> = {}) => {
+  const response = await broker.api(`/v2/schedules/${dest.url}${path}`, {
+    method: "POST",
+    headers: { "upstash-cron": cron, "content-type": "application/json", ...headers },
+    body: '{"tick":true}',
+  });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { scheduleId: string }).scheduleId;
+};
+const ticks = (path: string) => dest.received.filter((r) => r.path === path);
+
+test("a 6-field cron fires every second with the schedule's body, headers and id", async () => {
+  const id = await create("/every-second", "* * * * * *", { "upstash-forward-x-from": "cron", "upstash-queue-name": "cron-queue" });
+  await waitUntil(() => ticks("/every-second").length >= 2, 3500, "two firings");
+  const tick = ticks("/every-second")[0]!;
+  expect(tick.body).toBe('{"tick":true}');
+  expect(tick.headers.get("upstash-schedule-id")).toBe(id);
+  expect(tick.headers.get("x-from")).toBe("cron");
+  const messageId = tick.headers.get("upstash-message-id")!;
+  const created = broker.events.find((e) => e.messageId === messageId && e.state === "CREATED")!;
+  expect(created).toMatchObject({ scheduleId: id, queueName: "cron-queue" });
+  const schedule = (await (await broker.api(`/v2/schedules/${id}`)).json()) as { lastScheduleTime?: number; nextScheduleTime?: number };
+  expect(schedule.lastScheduleTime).toBeGreaterThan(Date.now() - 3000);
+  expect(schedule.nextScheduleTime).toBeGreaterThan(Date.now() - 1000);
+  await broker.api(`/v2/schedules/${id}`, { method: "DELETE" });
+  const after = ticks("/every-second").length;
+  await Bun.sleep(1200);
+  expect(ticks("/every-second").length).toBeLessThanOrEqual(after + 1);
+});
+
+test("a paused schedule does not fire; resumed, it does", async () => {
+  const id = await create("/paused", "* * * * * *");
+  expect((await broker.api(`/v2/schedules/${id}/pause`, { method: "PATCH" })).status).toBe(200);
+  const before = ticks("/paused").length;
+  await Bun.sleep(1300);
+  expect(ticks("/paused").length).toBeLessThanOrEqual(before + 1); // at most one that was already firing
+  const paused = ticks("/paused").length;
+  await Bun.sleep(1100);
+  expect(ticks("/paused").length).toBe(paused);
+  expect((await broker.api(`/v2/schedules/${id}/resume`, { method: "POST" })).status).toBe(200);
+  await waitUntil(() => ticks("/paused").length > paused, 2500, "a firing after resume");
+  await broker.api(`/v2/schedules/${id}`, { method: "DELETE" });
+});
+
+test("a 5-field cron is minute-resolution, as on QStash (next run on a whole minute)", async () => {
+  const id = await create("/minutely", "CRON_TZ=America/New_York */5 * * * *");
+  const schedule = (await (await broker.api(`/v2/schedules/${id}`)).json()) as { nextScheduleTime: number; cron: string };
+  expect(schedule.cron).toBe("CRON_TZ=America/New_York */5 * * * *");
+  expect(schedule.nextScheduleTime % 60_000).toBe(0);
+  expect(new Date(schedule.nextScheduleTime).getUTCMinutes() % 5).toBe(0);
+  await broker.api(`/v2/schedules/${id}`, { method: "DELETE" });
+});
