@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { Client } from "@upstash/qstash";
 import { Redis } from "@upstash/redis";
 import { type Broker, type BrokerEvent, createBroker } from "../../src/broker/index.ts";
-import { type RedisRest, startRedisRest } from "../../src/broker/redis-rest.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { sleep, waitFor } from "../helpers/wait.ts";
 
@@ -22,7 +21,7 @@ interface WorkerProcess {
 }
 
 let redisServer: RedisServer;
-let rest: RedisRest;
+let rest: { url: string; token: string };
 let broker: Broker;
 let qstash: Client;
 let redis: Redis;
@@ -91,8 +90,14 @@ async function publish(url: string, id: string, holdMs = 0) {
 
 beforeAll(async () => {
   redisServer = await startRedisServer();
-  rest = await startRedisRest({ redisUrl: redisServer.url, port: 0, log: false });
-  broker = await createBroker({ port: 0, memory: true, log: false, onEvent: (event) => events.push(event) });
+  broker = await createBroker({
+    port: 0,
+    memory: true,
+    log: false,
+    onEvent: (event) => events.push(event),
+    redis: { url: redisServer.url, port: 0 }, // `jobwire dev --redis`: the Upstash REST endpoint
+  });
+  rest = broker.redis!;
   qstash = new Client({ baseUrl: broker.url, token: broker.token, enableTelemetry: false, retry: false });
   redis = new Redis({ url: rest.url, token: rest.token, retry: { retries: 0 }, enableTelemetry: false });
 }, 30_000);
@@ -100,7 +105,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const worker of workers) worker.proc.kill("SIGKILL");
   await broker?.close();
-  await rest?.close();
   await redisServer?.stop();
 });
 
