@@ -18,7 +18,7 @@ Options:
   --memory                keep everything in memory (nothing survives a restart)
   --dedup-window <dur>    how long deduplication ids are remembered    [default: 10m]
   --redis <url>           also serve the Upstash Redis REST API in front of this Redis
-  --redis-port <n>        port of the Redis REST API
+  --redis-port <n>        port of the Redis REST API                   [default: 8079]
   -h, --help              show this help
 `;
 
