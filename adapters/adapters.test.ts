@@ -62,8 +62,11 @@ describe("serve helpers", () => {
     await expect(fetch(`${served.url}/ping`)).rejects.toThrow();
   });
 
-  test("node: serves on a free port with @hono/node-server and closes", async () => {
+  test("node: serves on a free port with @hono/node-server and closes, leaving globals alone", async () => {
+    const { Request: OriginalRequest, Response: OriginalResponse } = globalThis;
     const served = await node.serve(app, { port: 0 });
+    expect(globalThis.Response).toBe(OriginalResponse);
+    expect(globalThis.Request).toBe(OriginalRequest);
     expect(served.port).toBeGreaterThan(0);
     expect(await (await fetch(`${served.url}/ping`)).text()).toBe("pong");
     await served.close();

@@ -38,7 +38,8 @@ export interface Served {
 export function serve(app: Hono<any>, options: { port?: number; hostname?: string } = {}): Promise<Served> {
   const hostname = options.hostname ?? "127.0.0.1";
   return new Promise((resolve, reject) => {
-    const server = honoServe({ fetch: app.fetch, port: options.port ?? 3000, hostname }, (info) => {
+    // overrideGlobalObjects: false, so serving does not replace the global Request/Response.
+    const server = honoServe({ fetch: app.fetch, port: options.port ?? 3000, hostname, overrideGlobalObjects: false }, (info) => {
       resolve({
         url: `http://${hostname}:${info.port}`,
         port: info.port,
