@@ -1,0 +1,212 @@
+/**
+ * Benchmarks `upstashRedisStore` through the local Upstash Redis REST endpoint to a private
+ * redis-server, over loopback: claim + complete per job, as a worker does.
+ *
+ *  (a) latency: one job at a time; p50/p99 of `claim` and of `complete`;
+ *  (b) throughput: 64 jobs in flight, with the client's auto-pipelining on (its default) and off.
+ *
+ * The endpoint runs in its own process (as `jobwire dev --redis` does) and counts the HTTP requests
+ * it receives, so the table shows how many requests each operation cost. Prints a markdown table.
+ * `--quick` runs a small smoke test. The worker-throughput half (Redis store vs memoryStore) lives
+ * with the worker benchmarks.
+ *
+ *   npx bun bench/store.ts [--quick]
+ */
+import { Redis } from "@upstash/redis";
+import { cpus, totalmem } from "node:os";
+import { upstashRedisStore } from "../adapters/upstash-redis.ts";
+import type { IdempotencyStore } from "../src/idempotency.ts";
+import { connectRedis, createRedisRestApp } from "../src/broker/redis-rest.ts";
+import { startRedisServer } from "../test/helpers/redis-server.ts";
+
+const SELF = new URL(import.meta.url).pathname;
+const TOKEN = "bench-token";
+const COUNT_PATH = "/__bench/requests";
+
+// Child mode: the REST endpoint in front of `redisUrl`, counting requests (the count is read
+// through an extra path that only this benchmark serves).
+if (process.argv[2] === "--serve-rest") {
+  const redis = await connectRedis(process.argv[3]!);
+  const app = createRedisRestApp({ redis, token: TOKEN });
+  let requests = 0;
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    idleTimeout: 0,
+    fetch(request) {
+      if (new URL(request.url).pathname === COUNT_PATH) return Response.json({ requests });
+      requests++;
+      return app.fetch(request);
+    },
+  });
+  console.log(`URL http://127.0.0.1:${server.port}`);
+  process.on("SIGTERM", async () => {
+    await server.stop(true);
+    await redis.close();
+    process.exit(0);
+  });
+} else {
+  await main(process.argv.includes("--quick"));
+}
+
+async function startEndpoint(redisUrl: string) {
+  const child = Bun.spawn([process.execPath, SELF, "--serve-rest", redisUrl], { stdout: "pipe", stderr: "inherit" });
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!/URL (\S+)/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`REST endpoint exited: ${text}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  const url = /URL (\S+)/.exec(text)![1]!;
+  return {
+    url,
+    requests: async () => ((await (await fetch(url + COUNT_PATH)).json()) as { requests: number }).requests,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.exited;
+    },
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+interface Row {
+  scenario: string;
+  jobs: number;
+  jobsPerSecond: number;
+  claim?: [number, number];
+  complete?: [number, number];
+  requests: number;
+  operations: number;
+}
+
+type Endpoint = Awaited<ReturnType<typeof startEndpoint>>;
+
+// Redis learns each script on its first EVAL (EVALSHA → NOSCRIPT → EVAL, two requests once):
+// done before timing, so the counts show the steady state.
+async function warm(store: IdempotencyStore, run: string): Promise<void> {
+  await store.claim(`warm-${run}`, "w", 1_000);
+  await store.complete(`warm-${run}`, "w", null);
+}
+
+async function sequential(endpoint: Endpoint, jobs: number, run: string): Promise<Row> {
+  const store = upstashRedisStore(new Redis({ url: endpoint.url, token: TOKEN, retry: { retries: 0 }, enableTelemetry: false }));
+  await warm(store, run);
+  const claims: number[] = [];
+  const completes: number[] = [];
+  const before = await endpoint.requests();
+  const started = performance.now();
+  for (let i = 0; i < jobs; i++) {
+    const key = `seq-${run}-${i}`;
+    const t0 = performance.now();
+    const claim = await store.claim(key, `msg_${i}`, 30_000);
+    const t1 = performance.now();
+    if (claim.state !== "acquired") throw new Error(`unexpected ${claim.state}`);
+    await store.complete(key, `msg_${i}`, { ok: true, i });
+    claims.push(t1 - t0);
+    completes.push(performance.now() - t1);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const requests = (await endpoint.requests()) - before; // the count path itself is not counted
+  claims.sort((a, b) => a - b);
+  completes.sort((a, b) => a - b);
+  return {
+    scenario: "one job at a time",
+    jobs,
+    jobsPerSecond: jobs / seconds,
+    claim: [percentile(claims, 50), percentile(claims, 99)],
+    complete: [percentile(completes, 50), percentile(completes, 99)],
+    requests,
+    operations: jobs * 2,
+  };
+}
+
+// The floor: one REST round trip (PING) with the same client, to compare each store operation to.
+async function baseline(endpoint: Endpoint, calls: number): Promise<Row> {
+  const redis = new Redis({ url: endpoint.url, token: TOKEN, retry: { retries: 0 }, enableTelemetry: false });
+  await redis.ping();
+  const times: number[] = [];
+  const before = await endpoint.requests();
+  const started = performance.now();
+  for (let i = 0; i < calls; i++) {
+    const t0 = performance.now();
+    await redis.ping();
+    times.push(performance.now() - t0);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const requests = (await endpoint.requests()) - before;
+  times.sort((a, b) => a - b);
+  return {
+    scenario: "PING",
+    jobs: calls,
+    jobsPerSecond: calls / seconds,
+    claim: [percentile(times, 50), percentile(times, 99)],
+    requests,
+    operations: calls,
+  };
+}
+
+async function concurrent(endpoint: Endpoint, jobs: number, inFlight: number, autoPipelining: boolean, run: string): Promise<Row> {
+  const redis = new Redis({ url: endpoint.url, token: TOKEN, retry: { retries: 0 }, enableTelemetry: false, enableAutoPipelining: autoPipelining });
+  const store = upstashRedisStore(redis);
+  await warm(store, run);
+  const before = await endpoint.requests();
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < jobs) {
+        const i = next++;
+        const key = `con-${run}-${i}`;
+        const claim = await store.claim(key, `msg_${i}`, 30_000);
+        if (claim.state !== "acquired") throw new Error(`unexpected ${claim.state}`);
+        await store.complete(key, `msg_${i}`, { ok: true, i });
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const requests = (await endpoint.requests()) - before;
+  return {
+    scenario: `${inFlight} jobs in flight, auto-pipelining ${autoPipelining ? "on" : "off"}`,
+    jobs,
+    jobsPerSecond: jobs / seconds,
+    requests,
+    operations: jobs * 2,
+  };
+}
+
+async function main(quick: boolean): Promise<void> {
+  const redisServer = await startRedisServer();
+  const endpoint = await startEndpoint(redisServer.url).catch(async (error) => {
+    await redisServer.stop();
+    throw error;
+  });
+  try {
+    const seqJobs = quick ? 200 : 3_000;
+    const conJobs = quick ? 1_000 : 20_000;
+    const floor = await baseline(endpoint, seqJobs);
+    const rows = [
+      await sequential(endpoint, seqJobs, "a"),
+      await concurrent(endpoint, conJobs, 64, true, "b"),
+      await concurrent(endpoint, conJobs, 64, false, "c"),
+    ];
+    const ms = (value: number) => `${value.toFixed(2)} ms`;
+    const cpu = cpus()[0]?.model ?? "unknown CPU";
+    console.log(`Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(1)} GB RAM, ${process.platform} ${process.arch}, Bun ${Bun.version}; ${new Date().toISOString().slice(0, 10)}; redis-server and the REST endpoint (own process) on loopback${quick ? "; --quick" : ""}.\n`);
+    console.log("| upstashRedisStore, claim + complete per job | jobs | jobs/s | claim p50 / p99 | complete p50 / p99 | HTTP requests per operation |");
+    console.log("|---|---:|---:|---:|---:|---:|");
+    for (const row of rows) {
+      const claim = row.claim ? `${ms(row.claim[0])} / ${ms(row.claim[1])}` : "–";
+      const complete = row.complete ? `${ms(row.complete[0])} / ${ms(row.complete[1])}` : "–";
+      console.log(`| ${row.scenario} | ${row.jobs} | ${Math.round(row.jobsPerSecond)} | ${claim} | ${complete} | ${(row.requests / row.operations).toFixed(2)} (${row.requests} for ${row.operations} ops) |`);
+    }
+    console.log(`\nFloor: one REST round trip (PING, same client, no store) p50 / p99 = ${ms(floor.claim![0])} / ${ms(floor.claim![1])}, ${floor.requests} requests for ${floor.operations} calls.`);
+  } finally {
+    await endpoint.stop();
+    await redisServer.stop();
+  }
+}

@@ -1,0 +1,107 @@
+// The Upstash Redis REST API (the part `@upstash/redis` uses) as a Hono app in front of a
+// `RedisRunner`: `POST /`, `POST /pipeline`, `POST /multi-exec`. The statuses and encodings follow
+// shared/upstash-redis-rest.md.
+import { ErrorReply } from "@redis/client";
+import { type Context, Hono } from "hono";
+import { MalformedRequestError, parseBatch, parseCommand, parseJson, refusal } from "./redis-rest-command.ts";
+import { type RedisRunner, RedisUnavailableError } from "./redis-rest-connection.ts";
+import { encodeReply, type JsonReply } from "./redis-rest-reply.ts";
+
+/** Options of {@link createRedisRestApp}. */
+export interface RedisRestAppOptions {
+  /** Where the commands run (see `connectRedis`). */
+  redis: RedisRunner;
+  /** The token clients must send as `Authorization: Bearer <token>`. */
+  token: string;
+  /** Receives unexpected errors (answered 500); Redis outages are reported by the connection instead. */
+  onError?: (error: unknown) => void;
+}
+
+type Entry = { result: JsonReply } | { error: string };
+
+/**
+ * The REST API as a Hono app, for in-process use (`app.request()`) or behind any server
+ * (`startRedisRest` serves it). Every response is JSON; it never throws.
+ */
+export function createRedisRestApp(options: RedisRestAppOptions): Hono {
+  const { redis } = options;
+  const app = new Hono();
+
+  // Before anything else, so an unauthenticated caller learns nothing and no body is read.
+  app.use("*", async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+    if (!sameText(token, options.token)) return c.json({ error: "Unauthorized" }, 401);
+    await next();
+  });
+
+  app.post("/", async (c) => {
+    const command = parseCommand(parseJson(await c.req.text()));
+    const refused = refusal(command);
+    if (refused) return c.json({ error: refused }, 400);
+    try {
+      return c.json({ result: encodeReply(await redis.command(command), base64(c)) });
+    } catch (error) {
+      if (error instanceof ErrorReply) return c.json({ error: error.message }, 400);
+      throw error;
+    }
+  });
+
+  app.post("/pipeline", async (c) => {
+    const commands = parseBatch(parseJson(await c.req.text()));
+    const refusals = commands.map(refusal);
+    // A refused command gets its error in place; the others still run, as in any pipeline.
+    const allowed = commands.filter((_, i) => refusals[i] === undefined);
+    const replies = allowed.length > 0 ? await redis.pipeline(allowed) : [];
+    const encode = base64(c);
+    let next = 0;
+    return c.json(refusals.map((refused) => (refused !== undefined ? { error: refused } : entry(replies[next++], encode))));
+  });
+
+  app.post("/multi-exec", async (c) => {
+    const commands = parseBatch(parseJson(await c.req.text()));
+    const refused = commands.map(refusal).find((reason) => reason !== undefined);
+    // Refused like a command Redis rejects at queue time: the whole transaction is discarded.
+    if (refused) return c.json({ error: `EXECABORT Transaction discarded because of previous errors. ${refused}` }, 400);
+    try {
+      const replies = await redis.transaction(commands);
+      const encode = base64(c);
+      return c.json(replies.map((reply) => entry(reply, encode)));
+    } catch (error) {
+      if (error instanceof ErrorReply) return c.json({ error: error.message }, 400);
+      throw error;
+    }
+  });
+
+  for (const path of ["/", "/pipeline", "/multi-exec"]) {
+    app.all(path, (c) => c.json({ error: `method ${c.req.method} not allowed: send POST ${path}` }, 405));
+  }
+  app.notFound((c) => c.json({ error: `unknown path ${new URL(c.req.url).pathname}: use POST /, /pipeline or /multi-exec` }, 404));
+  app.onError((error, c) => {
+    if (error instanceof MalformedRequestError) return c.json({ error: error.message }, 400);
+    // Outages are reported once by the connection, not once per request.
+    if (error instanceof RedisUnavailableError) return c.json({ error: error.message }, 500);
+    options.onError?.(error);
+    return c.json({ error: `internal error: ${error instanceof Error ? error.message : String(error)}` }, 500);
+  });
+  return app;
+}
+
+/** One `/pipeline` or `/multi-exec` entry. */
+function entry(reply: unknown, base64: boolean): Entry {
+  if (reply instanceof ErrorReply) return { error: reply.message };
+  return { result: encodeReply(reply, base64) };
+}
+
+function base64(c: Context): boolean {
+  return c.req.header("upstash-encoding")?.toLowerCase() === "base64";
+}
+
+/** Compares without an early exit, so response timing does not reveal how much of a token matched. */
+function sameText(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < y.length; i++) diff |= (x[i] ?? 0) ^ y[i]!;
+  return diff === 0;
+}

@@ -1,0 +1,149 @@
+// The RESP side of the REST endpoint: two long-lived @redis/client connections (one shared by `/`
+// and `/pipeline`, one for transactions), talking RESP2, with bulk strings decoded as Buffers so
+// values stay binary-safe. Redis errors stay `ErrorReply`s; anything else (refused connection, lost
+// socket, offline) becomes a `RedisUnavailableError`, and the clients reconnect on their own.
+import { Buffer } from "node:buffer";
+import { createClient, ErrorReply, RESP_TYPES } from "@redis/client";
+import type { RedisCommand } from "./redis-rest-command.ts";
+
+/** Redis cannot be reached right now; the endpoint answers 500 and keeps reconnecting. */
+export class RedisUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "RedisUnavailableError";
+  }
+}
+
+/**
+ * What the REST app needs from Redis. Each method rejects with {@link RedisUnavailableError} when
+ * Redis cannot be reached, and `command`/`transaction` with an `ErrorReply` for a Redis error.
+ */
+export interface RedisRunner {
+  /** Runs one command; a Redis error rejects as `ErrorReply`. */
+  command(command: RedisCommand): Promise<unknown>;
+  /** Runs every command in order, not atomically; a failed one yields its `ErrorReply` in place. */
+  pipeline(commands: readonly RedisCommand[]): Promise<unknown[]>;
+  /**
+   * Runs the commands as one `MULTI ... EXEC`: the replies, with runtime errors as `ErrorReply`s in
+   * place. A transaction Redis discards at queue time rejects with an `ErrorReply` (EXECABORT).
+   */
+  transaction(commands: readonly RedisCommand[]): Promise<unknown[]>;
+  /** Closes the connections. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link connectRedis}. */
+export interface ConnectRedisOptions {
+  /** Receives a line when the connection is lost and when it is back. */
+  log?: (line: string) => void;
+}
+
+const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
+
+/**
+ * Connects to the Redis at `url` (`redis://[user:pass@]host:port[/db]`) and returns a
+ * {@link RedisRunner}. Fails at once, with a message that says so, when Redis is not there at start;
+ * after that, outages are survived by reconnecting.
+ */
+export async function connectRedis(url: string, options: ConnectRedisOptions = {}): Promise<RedisRunner> {
+  const log = options.log ?? (() => {});
+  const where = redact(url);
+  const shared = await open(url, where, "shared", log);
+  let tx: Awaited<ReturnType<typeof open>>;
+  try {
+    tx = await open(url, where, "transaction", log);
+  } catch (error) {
+    shared.destroy();
+    throw error;
+  }
+
+  const unavailable = (error: unknown): never => {
+    if (error instanceof ErrorReply) throw error;
+    throw new RedisUnavailableError(`Redis at ${where} is unreachable: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  };
+
+  return {
+    command: (command) => shared.sendCommand(command).catch(unavailable),
+
+    async pipeline(commands) {
+      // Queued in one synchronous loop, so the client writes them to the socket in one go.
+      const settled = await Promise.allSettled(commands.map((command) => shared.sendCommand(command)));
+      return settled.map((outcome) => {
+        if (outcome.status === "fulfilled") return outcome.value;
+        if (outcome.reason instanceof ErrorReply) return outcome.reason;
+        return unavailable(outcome.reason);
+      });
+    },
+
+    async transaction(commands) {
+      // MULTI, the commands and EXEC are queued in one synchronous loop on a connection only
+      // transactions use, so the client writes the whole block contiguously and Redis, which runs a
+      // connection's commands in order, can never see two transactions nested or interleaved.
+      const promises = [["MULTI"] as const, ...commands, ["EXEC"] as const].map((command) => tx.sendCommand(command));
+      const settled = await Promise.allSettled(promises);
+      for (const outcome of settled) if (outcome.status === "rejected" && !(outcome.reason instanceof ErrorReply)) unavailable(outcome.reason);
+      const exec = settled[settled.length - 1]!;
+      if (exec.status === "rejected") {
+        const queued = settled.slice(1, -1).find((outcome) => outcome.status === "rejected");
+        const reason = (exec.reason as ErrorReply).message;
+        throw new ErrorReply(queued ? `${reason} ${(queued.reason as ErrorReply).message}` : reason);
+      }
+      if (!Array.isArray(exec.value)) throw new ErrorReply("EXECABORT Transaction discarded");
+      return exec.value;
+    },
+
+    async close() {
+      await Promise.allSettled([shared.close(), tx.close()]);
+    },
+  };
+}
+
+async function open(url: string, where: string, role: string, log: (line: string) => void) {
+  let connected = false;
+  let down = false;
+  const client = createClient({
+    url,
+    RESP: 2,
+    // Without an offline queue a request during an outage fails at once (a 500) instead of hanging
+    // until Redis is back; the Upstash client and the worker's store retry on their side.
+    disableOfflineQueue: true,
+    commandOptions: { typeMapping: BUFFERS },
+    socket: {
+      connectTimeout: 2_000,
+      // Before the first connection: give up, so a wrong URL is reported at start. After it: keep
+      // trying, quickly at first, at most every second.
+      reconnectStrategy: (retries: number, cause: Error) =>
+        connected ? Math.min(50 * 2 ** retries, 1_000) : new RedisUnavailableError(`cannot connect to Redis at ${where}: ${cause.message}; is redis-server running?`, { cause }),
+    },
+  });
+  client.on("error", (error: Error) => {
+    if (connected && !down) {
+      down = true;
+      log(`redis: lost the ${role} connection to ${where} (${error.message}); reconnecting`);
+    }
+  });
+  client.on("ready", () => {
+    if (down) log(`redis: ${role} connection to ${where} is back`);
+    down = false;
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    client.destroy();
+    if (error instanceof RedisUnavailableError) throw error;
+    throw new RedisUnavailableError(`cannot connect to Redis at ${where}: ${(error as Error).message}`, { cause: error });
+  }
+  connected = true;
+  return client;
+}
+
+/** The URL without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,71 @@
+// `startRedisRest` itself, and Redis outages behind it: a 500 JSON error while Redis is down, the
+// endpoint still serving, and recovery once redis-server is back.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Redis } from "@upstash/redis";
+import { REDIS_REST_DEV_TOKEN, type RedisRest, startRedisRest } from "../../src/broker/redis-rest.ts";
+import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+let server: RedisServer;
+let rest: RedisRest;
+const lines: string[] = [];
+beforeAll(async () => {
+  server = await startRedisServer();
+  rest = await startRedisRest({ redisUrl: server.url, port: 0, log: (line) => lines.push(line) });
+});
+afterAll(async () => {
+  await rest?.close();
+  await server?.stop();
+});
+
+const post = (path: string, body: unknown) =>
+  fetch(rest.url + path, { method: "POST", headers: { authorization: `Bearer ${rest.token}` }, body: JSON.stringify(body) });
+
+test("startRedisRest serves on loopback with the documented dev token by default", async () => {
+  expect(rest.url).toBe(`http://127.0.0.1:${rest.port}`);
+  expect(rest.token).toBe(REDIS_REST_DEV_TOKEN);
+  const redis = new Redis({ url: rest.url, token: rest.token, retry: { retries: 0 }, enableTelemetry: false });
+  expect(await redis.set("o:k", "v")).toBe("OK");
+  expect(await redis.get("o:k")).toBe("v");
+});
+
+test("Redis down → 500 JSON on every path, no crash; back → requests succeed again", async () => {
+  await server.kill();
+  for (const [path, body] of [["/", ["get", "o:k"]], ["/pipeline", [["get", "o:k"]]], ["/multi-exec", [["incr", "o:n"]]]] as const) {
+    const res = await post(path, body);
+    expect(res.status).toBe(500);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(await res.json()).toEqual({ error: expect.stringMatching(/^Redis at redis:\/\/127\.0\.0\.1:\d+\/? is unreachable/) });
+  }
+  const redis = new Redis({ url: rest.url, token: rest.token, retry: { retries: 0 }, enableTelemetry: false });
+  await expect(redis.get("o:k")).rejects.toThrow(/unreachable/);
+  // Malformed requests are still answered as such while Redis is down.
+  expect((await post("/", [])).status).toBe(400);
+
+  await server.restart();
+  await waitFor("the endpoint to reach Redis again", async () => (await post("/", ["ping"])).status === 200, 10_000);
+  expect(await redis.set("o:k", "again")).toBe("OK");
+  expect(await redis.incr("o:n")).toBe(1);
+  const tx = redis.multi();
+  tx.incr("o:n");
+  expect(await tx.exec()).toEqual([2]);
+  expect(lines.some((line) => /lost the shared connection/.test(line))).toBe(true);
+  expect(lines.some((line) => /shared connection .* is back/.test(line))).toBe(true);
+});
+
+test("startRedisRest rejects at start when Redis is not there, saying so", async () => {
+  const gone = await startRedisServer();
+  const url = gone.url;
+  await gone.stop();
+  await expect(startRedisRest({ redisUrl: url, port: 0, log: false })).rejects.toThrow(/cannot connect to Redis at redis:\/\/127\.0\.0\.1:\d+.*is redis-server running\?/);
+});
+
+test("a taken port is reported with the flag to change it", async () => {
+  await expect(startRedisRest({ redisUrl: server.url, port: rest.port, log: false })).rejects.toThrow(/--redis-port/);
+});
+
+test("close() stops serving", async () => {
+  const other = await startRedisRest({ redisUrl: server.url, port: 0, log: false });
+  await other.close();
+  await expect(fetch(`${other.url}/`, { method: "POST", body: "[]" })).rejects.toThrow();
+});
