@@ -5,6 +5,9 @@
 import type { Hono } from "hono";
 import { readQStashEnv, readSigningKeys, type QStashEnv } from "../src/env.ts";
 import type { SigningKeys } from "../src/signing.ts";
+import type { Served } from "./served.ts";
+
+export type { Served } from "./served.ts";
 
 interface DenoLike {
   env: { get(name: string): string | undefined };
@@ -36,13 +39,6 @@ export function signingKeysFromEnv(get: (name: string) => string | undefined = f
   return readSigningKeys(get);
 }
 
-/** A running server. */
-export interface Served {
-  /** `http://host:port`, with the port actually bound. */
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
 
 /** Serves a Hono app with `Deno.serve`. `port: 0` picks a free port. */
 export function serve(app: Hono<any>, options: { port?: number; hostname?: string } = {}): Promise<Served> {

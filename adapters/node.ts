@@ -6,6 +6,9 @@ import { serve as honoServe } from "@hono/node-server";
 import type { Hono } from "hono";
 import { readQStashEnv, readSigningKeys, type QStashEnv } from "../src/env.ts";
 import type { SigningKeys } from "../src/signing.ts";
+import type { Served } from "./served.ts";
+
+export type { Served } from "./served.ts";
 
 function env(): Record<string, string | undefined> {
   if (typeof process === "undefined" || !process.env) {
@@ -26,13 +29,6 @@ export function signingKeysFromEnv(vars: Record<string, string | undefined> = en
   return readSigningKeys((name) => vars[name]);
 }
 
-/** A running server. */
-export interface Served {
-  /** `http://host:port`, with the port actually bound. */
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
 
 /** Serves a Hono app on Node's `http` module. `port: 0` picks a free port. */
 export function serve(app: Hono<any>, options: { port?: number; hostname?: string } = {}): Promise<Served> {
