@@ -7,21 +7,31 @@
  *
  * The endpoint runs in its own process (as `jobwire dev --redis` does) and counts the HTTP requests
  * it receives, so the table shows how many requests each operation cost. Prints a markdown table.
- * `--quick` runs a small smoke test. The worker-throughput half (Redis store vs memoryStore) lives
- * with the worker benchmarks.
+ *  (c) the store's cost on a worker: requests/s of the jobwire worker (in-process `app.fetch`,
+ *      signature verified, input validated, no-op handler, 64 in flight) with `memoryStore()` and
+ *      with `upstashRedisStore` through the endpoint, alternating, median of 5 runs each.
+ *
+ * `--quick` runs a small smoke test.
  *
  *   npx bun bench/store.ts [--quick]
  */
 import { Redis } from "@upstash/redis";
 import { cpus, totalmem } from "node:os";
 import { upstashRedisStore } from "../adapters/upstash-redis.ts";
-import type { IdempotencyStore } from "../src/idempotency.ts";
+import * as v from "valibot";
+import { type IdempotencyStore, memoryStore } from "../src/idempotency.ts";
+import { defineJob } from "../src/job.ts";
+import { signDelivery } from "../src/signing.ts";
+import { createWorker } from "../src/worker.ts";
 import { connectRedis, createRedisRestApp } from "../src/broker/redis-rest.ts";
 import { startRedisServer } from "../test/helpers/redis-server.ts";
 
 const SELF = new URL(import.meta.url).pathname;
 const TOKEN = "bench-token";
 const COUNT_PATH = "/__bench/requests";
+const KEYS = { current: "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r", next: "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs" };
+const benchJob = defineJob({ name: "noop", input: v.object({ id: v.number() }) });
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 // Child mode: the REST endpoint in front of `redisUrl`, counting requests (the count is read
 // through an extra path that only this benchmark serves).
@@ -179,6 +189,44 @@ async function concurrent(endpoint: Endpoint, jobs: number, inFlight: number, au
   };
 }
 
+
+// Deliveries signed up front (signing is the broker's cost, not the worker's); each has its own
+// message id, so every request claims and completes a fresh key.
+async function signedDeliveries(count: number, run: string) {
+  const url = "http://127.0.0.1:3000/noop";
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const body = JSON.stringify({ id: i });
+      return { body, messageId: `msg_${run}_${i}`, signature: await signDelivery(KEYS.current, { url, body }) };
+    }),
+  );
+}
+
+async function workerThroughput(store: IdempotencyStore, count: number, run: string): Promise<number> {
+  const app = createWorker({ signingKeys: KEYS, store, log: false }).handle(benchJob, () => null).app;
+  const deliveries = await signedDeliveries(count, run);
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < deliveries.length) {
+        const d = deliveries[next++]!;
+        const response = await app.fetch(
+          new Request("http://127.0.0.1:3000/noop", {
+            method: "POST",
+            body: d.body,
+            headers: { "Content-Type": "application/json", "Upstash-Signature": d.signature, "Upstash-Message-Id": d.messageId },
+          }),
+        );
+        if (response.status !== 200) throw new Error(`worker answered ${response.status}: ${await response.text()}`);
+        await response.arrayBuffer();
+      }
+    }),
+  );
+  return count / ((performance.now() - started) / 1000);
+}
+
+
 async function main(quick: boolean): Promise<void> {
   const redisServer = await startRedisServer();
   const endpoint = await startEndpoint(redisServer.url).catch(async (error) => {
@@ -205,6 +253,23 @@ async function main(quick: boolean): Promise<void> {
       console.log(`| ${row.scenario} | ${row.jobs} | ${Math.round(row.jobsPerSecond)} | ${claim} | ${complete} | ${(row.requests / row.operations).toFixed(2)} (${row.requests} for ${row.operations} ops) |`);
     }
     console.log(`\nFloor: one REST round trip (PING, same client, no store) p50 / p99 = ${ms(floor.claim![0])} / ${ms(floor.claim![1])}, ${floor.requests} requests for ${floor.operations} calls.`);
+
+    const workerJobs = quick ? 500 : 5_000;
+    const runs = quick ? 1 : 5;
+    const memory: number[] = [];
+    const redisStore: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      memory.push(await workerThroughput(memoryStore(), workerJobs, `m${r}`));
+      const redis = new Redis({ url: endpoint.url, token: TOKEN, retry: { retries: 0 }, enableTelemetry: false });
+      const store = upstashRedisStore(redis);
+      await warm(store, `w${r}`);
+      redisStore.push(await workerThroughput(store, workerJobs, `r${r}`));
+    }
+    const spread = (values: number[]) => `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`;
+    console.log(`\n| jobwire worker (in-process, 64 in flight, ${workerJobs} deliveries, median of ${runs}) | req/s | spread | vs memoryStore |`);
+    console.log("|---|---:|---:|---:|");
+    console.log(`| memoryStore() | ${Math.round(median(memory))} | ${spread(memory)} | 1.00× |`);
+    console.log(`| upstashRedisStore via the REST endpoint | ${Math.round(median(redisStore))} | ${spread(redisStore)} | ${(median(redisStore) / median(memory)).toFixed(2)}× |`);
   } finally {
     await endpoint.stop();
     await redisServer.stop();
