@@ -1,6 +1,7 @@
 import { Client, type PublishRequest } from "@upstash/qstash";
 import { parseDuration } from "./duration.ts";
 import { JobInputError } from "./errors.ts";
+import { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./headers.ts";
 import {
   type AnyJob,
   checkDeliveryOptions,
@@ -11,10 +12,7 @@ import {
   validateInput,
 } from "./job.ts";
 
-/** The header that carries a job's idempotency key to the worker (forwarded by the broker). */
-export const IDEMPOTENCY_HEADER = "Jobwire-Idempotency-Key";
-/** The header that tells the worker how many attempts the message was published with. */
-export const MAX_ATTEMPTS_HEADER = "Jobwire-Max-Attempts";
+export { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./headers.ts";
 
 /** What {@link createClient} takes. */
 export interface ClientOptions<Jobs extends AnyJob = AnyJob> {

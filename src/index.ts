@@ -1,4 +1,5 @@
-export { createClient, IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./client.ts";
+export { createClient } from "./client.ts";
+export { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./headers.ts";
 export type { ClientOptions, EnqueueResult, JobClient, ScheduleOptions } from "./client.ts";
 export { type EnvGetter, type QStashEnv, readQStashEnv, readSigningKeys } from "./env.ts";
 export { type Duration, formatDuration, parseDuration } from "./duration.ts";

@@ -1,6 +1,7 @@
-import { type Context, type Env, Hono } from "hono";
+import type { Context, Env } from "hono";
+import { Hono } from "hono/tiny";
 import { BodyTooLargeError, readBody } from "./body.ts";
-import { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./client.ts";
+import { MAX_ATTEMPTS_HEADER } from "./headers.ts";
 import { parseDuration } from "./duration.ts";
 import {
   JobInputError,
