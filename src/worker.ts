@@ -224,7 +224,8 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
     if (claim.state === "running") return reply({ duplicate: true, runningAs: claim.owner }, 200);
 
     const timeout = timeoutSignal(timeoutMs);
-    const signal = anySignal([timeout.signal, c.req.raw.signal]);
+    // Combined only when a handler reads `ctx.signal`: most never do, and linking signals costs.
+    let signal: AbortSignal | undefined;
     const heldStore: IdempotencyStore = store;
     const release = async () => {
       try {
@@ -243,7 +244,10 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
         attempt: retried + 1,
         maxAttempts,
         idempotencyKey: key,
-        signal,
+        get signal() {
+          signal ??= anySignal([timeout.signal, c.req.raw.signal]);
+          return signal;
+        },
         deps,
         log: jobLog,
         headers: c.req.raw.headers,
