@@ -117,7 +117,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   if (!options.memory) await ensureDirectory(path);
   const db = await openDatabase(path);
   const store = new Store(db, options.memory ?? false);
-  const writer = new GroupWriter(db, onError);
+  const writer = new GroupWriter(store, onError);
 
   const storedKeys = store.getMeta("signingKeys");
   const keys: SigningKeys = options.signingKeys
@@ -129,7 +129,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   const maxEvents = options.maxEvents ?? 100_000;
   let eventsSincePrune = 0;
   const emit = (event: BrokerEvent) => {
-    writer.write(() => store.insertEvent(event));
+    writer.event(event);
     if (++eventsSincePrune >= 10_000) {
       eventsSincePrune = 0;
       writer.write(() => store.pruneEvents(maxEvents));

@@ -39,6 +39,7 @@ export async function attemptDelivery(
   message: StoredMessage,
   body: Uint8Array,
   retried: number,
+  hash?: string,
 ): Promise<AttemptResult> {
   const headers: [string, string][] = [];
   for (const name in message.header) for (const value of message.header[name]!) headers.push([name, value]);
@@ -55,7 +56,7 @@ export async function attemptDelivery(
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
-    headers.push(["Upstash-Signature", signAttempt(context.signingKey, message.url, body)]);
+    headers.push(["Upstash-Signature", signAttempt(context.signingKey, message.url, body, hash)]);
     const response = await context.fetch(message.url, {
       method: message.method,
       headers,

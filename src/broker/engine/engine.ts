@@ -5,6 +5,7 @@ import { ids } from "../ids.ts";
 import { DEFAULT_RETRIES } from "../publish-options.ts";
 import { defaultBackoff } from "../retry-after.ts";
 import { evaluateRetryDelay } from "../retry-delay.ts";
+import { bodyHash } from "../sign.ts";
 import type { Store } from "../store/store.ts";
 import type { GroupWriter } from "../store/writer.ts";
 import type { BrokerEvent, CallbackOptions, FailedResponse, QueueRecord, StoredMessage } from "../types.ts";
@@ -23,6 +24,8 @@ export interface Entry extends HeapItem {
   /** Loaded while the message is due soon or in flight; far-future messages keep only this entry. */
   message: StoredMessage | undefined;
   body: Uint8Array | undefined;
+  /** The body's SHA-256 for the signature, computed at the first attempt and kept with the body. */
+  bodyHash: string | undefined;
   holdsQueue: boolean;
   holdsFlow: boolean;
   active: boolean;
@@ -59,9 +62,9 @@ const decoder = new TextDecoder();
  * per message.
  */
 export class Engine {
-  readonly live = new Map<string, Entry>();
-  readonly queues = new Map<string, QueueState<Entry>>();
-  readonly flows = new Map<string, FlowState<Entry>>();
+  readonly live: Map<string, Entry> = new Map();
+  readonly queues: Map<string, QueueState<Entry>> = new Map();
+  readonly flows: Map<string, FlowState<Entry>> = new Map();
   readonly #heap = new TimerHeap<Entry>();
   readonly #globalWait = new Fifo<Entry>();
   readonly #o: EngineOptions;
@@ -135,7 +138,7 @@ export class Engine {
       const entry = newEntry(seq, message.messageId, message.notBefore, 0, message.queueName, message.flowControlKey);
       entry.message = message;
       entry.body = body;
-      writer.write(() => store.insertMessage(seq, message, body, message.notBefore));
+      writer.insertMessage(seq, message, body, message.notBefore);
       this.#o.emit(makeEvent(message, "CREATED", message.notBefore > message.createdAt ? { nextDeliveryTime: message.notBefore } : undefined));
       this.live.set(entry.id, entry);
       if (entry.queue) this.ensureQueue(entry.queue).pending++;
@@ -174,7 +177,7 @@ export class Engine {
     const wasTimed = entry.heapIndex >= 0;
     this.#heap.remove(entry);
     this.#o.emit(makeEvent(message, "CANCELED"));
-    this.#o.writer.write(() => this.#o.store.deleteMessage(entry.seq));
+    this.#o.writer.deleteMessage(entry.seq);
     this.#forget(entry);
     // An entry waiting at a gate releases what it holds when the gate pops it; a timed one now.
     if (wasTimed) this.#release(entry);
@@ -285,6 +288,7 @@ export class Engine {
     if (entry.due - now > HOT_HORIZON_MS) {
       entry.message = undefined;
       entry.body = undefined;
+      entry.bodyHash = undefined;
     }
     this.#heap.push(entry);
     this.#arm();
@@ -431,7 +435,8 @@ export class Engine {
     entry.active = true;
     this.#o.emit(makeEvent(message, "ACTIVE", { retried: entry.retried }));
     const context = { fetch: this.#o.fetch, signingKey: this.#o.signingKey(), defaultTimeout: this.#o.defaultTimeout };
-    attemptDelivery(context, message, entry.body!, entry.retried).then(
+    const hash = (entry.bodyHash ??= bodyHash(entry.body!));
+    attemptDelivery(context, message, entry.body!, entry.retried, hash).then(
       (result) => this.#settle(entry, message, result),
       (error) => this.#settle(entry, message, { ok: false, error: String(error), nonRetryable: false }),
     );
@@ -473,7 +478,7 @@ export class Engine {
 
     if (result.ok) {
       emit(makeEvent(message, "DELIVERED", { responseStatus: result.status! }));
-      writer.write(() => store.deleteMessage(entry.seq));
+      writer.deleteMessage(entry.seq);
       this.#finish(entry);
       return;
     }
@@ -483,7 +488,7 @@ export class Engine {
     emit(makeEvent(message, "ERROR", extra));
     if (entry.canceled) {
       emit(makeEvent(message, "CANCELED"));
-      writer.write(() => store.deleteMessage(entry.seq));
+      writer.deleteMessage(entry.seq);
       this.#finish(entry);
       return;
     }
@@ -506,10 +511,8 @@ export class Engine {
     const dlqId = ids.dlq();
     const now = Date.now();
     const { store, writer } = this.#o;
-    writer.write(() => {
-      store.insertDlq(dlqId, message, body, response, now);
-      store.deleteMessage(entry.seq);
-    });
+    writer.write(() => store.insertDlq(dlqId, message, body, response, now));
+    writer.deleteMessage(entry.seq);
     const extra: Partial<BrokerEvent> = {};
     if (response.status !== undefined) extra.responseStatus = response.status;
     if (response.error) extra.error = response.error;
@@ -523,6 +526,7 @@ export class Engine {
     this.#release(entry);
     entry.message = undefined;
     entry.body = undefined;
+    entry.bodyHash = undefined;
   }
 
   /** Publishes the callback (or failure callback) message of §4.3 about an attempt. */
@@ -572,6 +576,6 @@ export class Engine {
 function newEntry(seq: number, id: string, due: number, retried: number, queue: string | undefined, flowKey: string | undefined): Entry {
   return {
     seq, id, due, retried, queue, flowKey, heapIndex: -1,
-    message: undefined, body: undefined, holdsQueue: false, holdsFlow: false, active: false, canceled: false,
+    message: undefined, body: undefined, bodyHash: undefined, holdsQueue: false, holdsFlow: false, active: false, canceled: false,
   };
 }

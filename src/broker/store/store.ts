@@ -56,6 +56,65 @@ const bytes = (value: SqlValue | undefined): Uint8Array =>
 
 type Row = Record<string, SqlValue>;
 
+/** A message insert waiting for the next commit. */
+export interface MessageInsert {
+  seq: number;
+  message: StoredMessage;
+  body: Uint8Array;
+  due: number;
+}
+
+const MESSAGE_COLUMNS = "seq, id, due, retried, url, queue, topic, schedule_id, labels, flow_key, caller_ip, created_at, data, body";
+const EVENT_COLUMNS = "time, message_id, state, url, queue, topic, schedule_id, labels, flow_key, data";
+/** Rows per multi-row statement (a power of two); smaller remainders use the powers of two below it. */
+const MESSAGE_CHUNK = 64;
+const EVENT_CHUNK = 128;
+const DELETE_CHUNK = 256;
+
+/**
+ * Multi-row statements of one shape, prepared on first use for row counts that are powers of two:
+ * `n` rows run as full chunks then one statement per set bit of the remainder, so at most
+ * log2(chunk) + 1 statements exist per shape and a batch of n rows costs O(n / chunk + log n) calls.
+ */
+class BulkStatement {
+  readonly #cache = new Map<number, SqlStatement>();
+  readonly #db: SqlDriver;
+  readonly #sql: (rows: number) => string;
+  readonly #chunk: number;
+
+  constructor(db: SqlDriver, chunk: number, sql: (rows: number) => string) {
+    this.#db = db;
+    this.#chunk = chunk;
+    this.#sql = sql;
+  }
+
+  /** Runs over `count` rows; `bind(params, i)` appends row i's values to `params`. */
+  run(count: number, bind: (params: SqlValue[], i: number) => void): void {
+    let i = 0;
+    while (i < count) {
+      let rows = this.#chunk;
+      while (rows > count - i) rows >>= 1;
+      const params: SqlValue[] = [];
+      for (const end = i + rows; i < end; i++) bind(params, i);
+      this.#statement(rows).run(...params);
+    }
+  }
+
+  #statement(rows: number): SqlStatement {
+    let statement = this.#cache.get(rows);
+    if (!statement) {
+      statement = this.#db.prepare(this.#sql(rows));
+      this.#cache.set(rows, statement);
+    }
+    return statement;
+  }
+}
+
+const tuples = (rows: number, columns: number): string => {
+  const tuple = `(${"?,".repeat(columns - 1)}?)`;
+  return Array.from({ length: rows }, () => tuple).join(",");
+};
+
 /**
  * Every query the broker makes, prepared once. Methods are synchronous; writes are meant to run
  * inside a {@link GroupWriter} batch.
@@ -63,6 +122,9 @@ type Row = Record<string, SqlValue>;
 export class Store {
   readonly db: SqlDriver;
   readonly #s: Record<string, SqlStatement>;
+  readonly #insertMessages: BulkStatement;
+  readonly #insertEvents: BulkStatement;
+  readonly #deleteMessages: BulkStatement;
 
   constructor(db: SqlDriver, memory: boolean) {
     this.db = db;
@@ -76,6 +138,9 @@ export class Store {
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec(SCHEMA);
     const p = (sql: string) => db.prepare(sql);
+    this.#insertMessages = new BulkStatement(db, MESSAGE_CHUNK, (n) => `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES ${tuples(n, 14)}`);
+    this.#insertEvents = new BulkStatement(db, EVENT_CHUNK, (n) => `INSERT INTO events (${EVENT_COLUMNS}) VALUES ${tuples(n, 10)}`);
+    this.#deleteMessages = new BulkStatement(db, DELETE_CHUNK, (n) => `DELETE FROM messages WHERE seq IN (${"?,".repeat(n - 1)}?)`);
     this.#s = {
       insertMessage: p(
         "INSERT INTO messages (seq, id, due, retried, url, queue, topic, schedule_id, labels, flow_key, caller_ip, created_at, data, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -130,6 +195,23 @@ export class Store {
       message.scheduleId ?? null, labelsColumn(message.labels), message.flowControlKey ?? null,
       message.callerIp ?? null, message.createdAt, JSON.stringify(message), body,
     );
+  }
+
+  /** Inserts new messages (retried 0), in order, with as few statements as the batch allows. */
+  insertMessages(rows: MessageInsert[]): void {
+    this.#insertMessages.run(rows.length, (params, i) => {
+      const { seq, message, body, due } = rows[i]!;
+      params.push(
+        seq, message.messageId, due, 0, message.url, message.queueName ?? null, message.topicName ?? null,
+        message.scheduleId ?? null, labelsColumn(message.labels), message.flowControlKey ?? null,
+        message.callerIp ?? null, message.createdAt, JSON.stringify(message), body,
+      );
+    });
+  }
+
+  /** Deletes messages by seq (delivered, failed, canceled). */
+  deleteMessages(seqs: number[]): void {
+    this.#deleteMessages.run(seqs.length, (params, i) => void params.push(seqs[i]!));
   }
 
   updateRetry(seq: number, due: number, retried: number): void {
@@ -201,12 +283,23 @@ export class Store {
     );
   }
 
+  /** Appends events, in order (their seq is their order). */
+  insertEvents(events: BrokerEvent[]): void {
+    this.#insertEvents.run(events.length, (params, i) => {
+      const event = events[i]!;
+      params.push(
+        event.time, event.messageId, event.state, event.url, event.queueName ?? null, event.topicName ?? null,
+        event.scheduleId ?? null, labelsColumn(event.labels), event.flowControlKey ?? null, eventData(event),
+      );
+    });
+  }
+
   /** Events matching a SQL filter before `cursor` (a seq), newest first, at most `limit`. */
   findEvents(where: string, params: SqlValue[], cursor: number, limit: number): { seq: number; event: BrokerEvent }[] {
     return this.db
-      .prepare(`SELECT seq, data FROM events WHERE seq < ? AND ${where} ORDER BY seq DESC LIMIT ?`)
-      .all<{ seq: number; data: string }>(cursor, ...params, limit)
-      .map((row) => ({ seq: row.seq, event: JSON.parse(row.data) as BrokerEvent }));
+      .prepare(`SELECT seq, time, message_id, state, url, queue, topic, schedule_id, flow_key, data FROM events WHERE seq < ? AND ${where} ORDER BY seq DESC LIMIT ?`)
+      .all<EventRow>(cursor, ...params, limit)
+      .map((row) => ({ seq: row.seq, event: toEvent(row) }));
   }
 
   /** Keeps the newest `keep` events. */
@@ -306,6 +399,42 @@ export class Store {
   putMeta(key: string, value: string): void {
     this.#s.putMeta!.run(key, value);
   }
+}
+
+type EventRow = {
+  seq: number; time: number; message_id: string; state: string; url: string; queue: string | null;
+  topic: string | null; schedule_id: string | null; flow_key: string | null; data: string;
+};
+
+/**
+ * An event's `data` column: the fields its other columns do not hold (labels, endpoint name and
+ * the state's own fields), `{}` for most. Rows written before this held the whole event; reading
+ * either gives the same event.
+ */
+function eventData(event: BrokerEvent): string {
+  let data = "";
+  for (const key in event) {
+    if (COLUMN_FIELDS.has(key)) continue;
+    const value = event[key as keyof BrokerEvent];
+    if (value === undefined) continue;
+    data += `${data ? "," : ""}${JSON.stringify(key)}:${JSON.stringify(value)}`;
+  }
+  return `{${data}}`;
+}
+
+const COLUMN_FIELDS = new Set(["time", "state", "messageId", "url", "queueName", "scheduleId", "topicName", "flowControlKey"]);
+
+function toEvent(row: EventRow): BrokerEvent {
+  const event: BrokerEvent = { time: Number(row.time), state: row.state as BrokerEvent["state"], messageId: row.message_id, url: row.url };
+  const data = JSON.parse(row.data) as Partial<BrokerEvent>;
+  if (data.label !== undefined) event.label = data.label;
+  if (data.labels !== undefined) event.labels = data.labels;
+  if (row.queue !== null) event.queueName = row.queue;
+  if (row.schedule_id !== null) event.scheduleId = row.schedule_id;
+  if (row.topic !== null) event.topicName = row.topic;
+  if (data.endpointName !== undefined) event.endpointName = data.endpointName;
+  if (row.flow_key !== null) event.flowControlKey = row.flow_key;
+  return Object.assign(event, data);
 }
 
 function toMessageRow(row: Row | undefined): MessageRow | undefined {

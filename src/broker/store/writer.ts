@@ -1,4 +1,6 @@
+import type { BrokerEvent, StoredMessage } from "../types.ts";
 import type { SqlDriver } from "./driver.ts";
+import type { MessageInsert, Store } from "./store.ts";
 
 type Waiter = { resolve: () => void; reject: (error: unknown) => void };
 
@@ -9,19 +11,29 @@ type Waiter = { resolve: () => void; reject: (error: unknown) => void };
  * thousand. Writes somebody waits for (an acknowledgement) are flushed after the current
  * event-loop turn; the others (events, deletes after delivery) wait up to `lingerMs` to join a
  * bigger batch. Losing those in a crash only means a redelivery (at-least-once), never a loss.
+ *
+ * The hot writes (message inserts, events, message deletes) are not closures but rows, written
+ * with multi-row statements: per batch, the inserts first, then the other writes in their order,
+ * then the events, then the deletes. Each message's own writes keep their order that way (insert,
+ * retry updates or DLQ move, delete), and events keep theirs.
  */
 export class GroupWriter {
   #ops: (() => void)[] = [];
+  #inserts: MessageInsert[] = [];
+  #events: BrokerEvent[] = [];
+  #deletes: number[] = [];
   #waiters: Waiter[] = [];
   #scheduled: "soon" | "now" | undefined;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   readonly #db: SqlDriver;
+  readonly #store: Store;
   readonly #onError: (error: unknown) => void;
   readonly #lingerMs: number;
 
-  constructor(db: SqlDriver, onError: (error: unknown) => void, lingerMs = 5) {
-    this.#db = db;
+  constructor(store: Store, onError: (error: unknown) => void, lingerMs = 5) {
+    this.#db = store.db;
+    this.#store = store;
     this.#onError = onError;
     this.#lingerMs = lingerMs;
   }
@@ -30,9 +42,28 @@ export class GroupWriter {
   write(op: () => void): void {
     if (this.#closed) return;
     this.#ops.push(op);
-    if (this.#scheduled) return;
-    this.#scheduled = "soon";
-    this.#lingerTimer = setTimeout(() => this.flush(), this.#lingerMs);
+    this.#linger();
+  }
+
+  /** Queues a new message's insert (its acknowledgement waits on a {@link commit}). */
+  insertMessage(seq: number, message: StoredMessage, body: Uint8Array, due: number): void {
+    if (this.#closed) return;
+    this.#inserts.push({ seq, message, body, due });
+    this.#linger();
+  }
+
+  /** Queues an event. */
+  event(event: BrokerEvent): void {
+    if (this.#closed) return;
+    this.#events.push(event);
+    this.#linger();
+  }
+
+  /** Queues a message's delete (it reached a final state). */
+  deleteMessage(seq: number): void {
+    if (this.#closed) return;
+    this.#deletes.push(seq);
+    this.#linger();
   }
 
   /** Queues writes and resolves once they are committed (an acknowledgement depends on it). */
@@ -50,15 +81,24 @@ export class GroupWriter {
     this.#scheduled = undefined;
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
     this.#lingerTimer = undefined;
-    if (this.#ops.length === 0 && this.#waiters.length === 0) return;
     const ops = this.#ops;
+    const inserts = this.#inserts;
+    const events = this.#events;
+    const deletes = this.#deletes;
     const waiters = this.#waiters;
+    if (ops.length + inserts.length + events.length + deletes.length + waiters.length === 0) return;
     this.#ops = [];
+    this.#inserts = [];
+    this.#events = [];
+    this.#deletes = [];
     this.#waiters = [];
     try {
       this.#db.exec("BEGIN");
       try {
+        if (inserts.length > 0) this.#store.insertMessages(inserts);
         for (const op of ops) op();
+        if (events.length > 0) this.#store.insertEvents(events);
+        if (deletes.length > 0) this.#store.deleteMessages(deletes);
         this.#db.exec("COMMIT");
       } catch (error) {
         this.#db.exec("ROLLBACK");
@@ -76,6 +116,12 @@ export class GroupWriter {
   close(): void {
     this.flush();
     this.#closed = true;
+  }
+
+  #linger(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = "soon";
+    this.#lingerTimer = setTimeout(() => this.flush(), this.#lingerMs);
   }
 
   #schedule(): void {
