@@ -23,7 +23,7 @@ export class FlowState<T> {
   active = 0;
   windowStart = 0;
   windowCount = 0;
-  readonly wait = new Fifo<T>();
+  readonly wait: Fifo<T> = new Fifo<T>();
   timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(key: string) {

@@ -9,7 +9,7 @@ export class QueueState<T> {
   record: QueueRecord;
   /** Declared through the API or an enqueue (and stored); false for a deleted queue's leftovers. */
   declared: boolean;
-  readonly fifo = new Fifo<T>();
+  readonly fifo: Fifo<T> = new Fifo<T>();
   /** Messages holding a slot. */
   active = 0;
   /** Messages of this queue not yet delivered, failed or canceled (the `lag`). */
