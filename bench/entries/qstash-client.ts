@@ -1,0 +1,2 @@
+// Bundle entry: the official `@upstash/qstash` `Client` alone, for comparison.
+export { Client } from "@upstash/qstash";
