@@ -1,7 +1,7 @@
 import { ConfigError } from "./errors.ts";
 import type { SigningKeys } from "./signing.ts";
 
-/** Reads one variable: `(name) => process.env[name]`, `Deno.env.get`, `(name) => env[name]` on Workers. */
+/** Reads one variable by name: from the Node, Bun or Deno environment, or from Workers bindings. */
 export type EnvGetter = (name: string) => string | undefined;
 
 /** What `createClient` needs from the environment. */
