@@ -4,8 +4,9 @@
 // QSTASH_CURRENT_SIGNING_KEY, QSTASH_NEXT_SIGNING_KEY, and WORKER_URL, the /jobs URL as the broker
 // reaches it. Bindings exist per request, so the keys are read per delivery (signingKeysFromContext).
 import { Hono } from "hono";
-import { createClient, createWorker, memoryStore, NonRetryableError, validateInput } from "jobwire";
+import { createClient, createWorker, memoryStore, validateInput } from "jobwire";
 import { type QStashBindings, qstashFromBindings, signingKeysFromContext, waitUntil } from "jobwire/adapters/cloudflare";
+import { importFile, resize, sendWelcome } from "../handlers.ts";
 import { importCsv, resizeImage, sendWelcomeEmail } from "../jobs.ts";
 
 type Env = { Bindings: QStashBindings & { WORKER_URL: string } };
@@ -16,20 +17,9 @@ const worker = createWorker<undefined, Env>({
   // (with `Redis` from "@upstash/redis/cloudflare" and the UPSTASH_REDIS_REST_* bindings).
   store: memoryStore(),
 })
-  .handle(sendWelcomeEmail, (input, ctx) => {
-    ctx.log.info(`welcome email sent to user ${input.userId}`);
-    return { sentTo: input.userId };
-  })
-  .handle(resizeImage, (input, ctx) => {
-    ctx.log.info(`image ${input.imageId} resized to ${input.width}px`);
-    return { imageId: input.imageId, width: input.width };
-  })
-  .handle(importCsv, (input, ctx) => {
-    // A file that cannot be parsed will not parse on a retry either: fail for good (to the DLQ).
-    if (input.fileUrl.endsWith("broken.csv")) throw new NonRetryableError(`cannot parse ${input.fileUrl}`);
-    ctx.log.info(`imported ${input.fileUrl}`);
-    return { rows: 3 };
-  });
+  .handle(sendWelcomeEmail, sendWelcome)
+  .handle(resizeImage, resize)
+  .handle(importCsv, importFile);
 
 const app = new Hono<Env>()
   .post("/signup", async (c) => {

@@ -3,8 +3,9 @@
 // prints them); without them it stops at load, naming the missing variable. Default-exported, the
 // form `deno serve app.ts` (and Deno Deploy) serves; worker.ts serves it with the adapter instead.
 import { Hono } from "hono";
-import { createWorker, memoryStore, NonRetryableError } from "jobwire";
+import { createWorker, memoryStore } from "jobwire";
 import { signingKeysFromEnv } from "jobwire/adapters/deno";
+import { importFile, resize, sendWelcome } from "../handlers.ts";
 import { importCsv, resizeImage, sendWelcomeEmail } from "../jobs.ts";
 
 const worker = createWorker({
@@ -12,20 +13,9 @@ const worker = createWorker({
   // One isolate remembers what it has done; several (Deno Deploy) share upstashRedisStore(redis).
   store: memoryStore(),
 })
-  .handle(sendWelcomeEmail, (input, ctx) => {
-    ctx.log.info(`welcome email sent to user ${input.userId}`);
-    return { sentTo: input.userId };
-  })
-  .handle(resizeImage, (input, ctx) => {
-    ctx.log.info(`image ${input.imageId} resized to ${input.width}px`);
-    return { imageId: input.imageId, width: input.width };
-  })
-  .handle(importCsv, (input, ctx) => {
-    // A file that cannot be parsed will not parse on a retry either: fail for good (to the DLQ).
-    if (input.fileUrl.endsWith("broken.csv")) throw new NonRetryableError(`cannot parse ${input.fileUrl}`);
-    ctx.log.info(`imported ${input.fileUrl}`);
-    return { rows: 3 };
-  });
+  .handle(sendWelcomeEmail, sendWelcome)
+  .handle(resizeImage, resize)
+  .handle(importCsv, importFile);
 
 const app = new Hono().route("/jobs", worker.app);
 

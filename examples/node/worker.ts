@@ -3,8 +3,9 @@
 // QSTASH_NEXT_SIGNING_KEY (`jobwire dev` prints them); without them it stops at start, naming the
 // missing variable. PORT: default 3000, 0 = any free port.
 import { Hono } from "hono";
-import { createWorker, memoryStore, NonRetryableError } from "jobwire";
+import { createWorker, memoryStore } from "jobwire";
 import { serve, signingKeysFromEnv } from "jobwire/adapters/node";
+import { importFile, resize, sendWelcome } from "../handlers.ts";
 import { importCsv, resizeImage, sendWelcomeEmail } from "../jobs.ts";
 
 const worker = createWorker({
@@ -12,20 +13,9 @@ const worker = createWorker({
   // One process remembers what it has done; several workers share upstashRedisStore(redis) instead.
   store: memoryStore(),
 })
-  .handle(sendWelcomeEmail, (input, ctx) => {
-    ctx.log.info(`welcome email sent to user ${input.userId}`);
-    return { sentTo: input.userId };
-  })
-  .handle(resizeImage, (input, ctx) => {
-    ctx.log.info(`image ${input.imageId} resized to ${input.width}px`);
-    return { imageId: input.imageId, width: input.width };
-  })
-  .handle(importCsv, (input, ctx) => {
-    // A file that cannot be parsed will not parse on a retry either: fail for good (to the DLQ).
-    if (input.fileUrl.endsWith("broken.csv")) throw new NonRetryableError(`cannot parse ${input.fileUrl}`);
-    ctx.log.info(`imported ${input.fileUrl}`);
-    return { rows: 3 };
-  });
+  .handle(sendWelcomeEmail, sendWelcome)
+  .handle(resizeImage, resize)
+  .handle(importCsv, importFile);
 
 const app = new Hono().route("/jobs", worker.app);
 const server = await serve(app, { port: Number(process.env.PORT ?? 3000) });

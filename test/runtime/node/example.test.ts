@@ -46,6 +46,7 @@ async function prepare(): Promise<void> {
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "jobwire-node-example", private: true, type: "module" }));
   mkdirSync(join(app, "examples/node"), { recursive: true });
   cpSync(join(root, "examples/jobs.ts"), join(app, "examples/jobs.ts"));
+  cpSync(join(root, "examples/handlers.ts"), join(app, "examples/handlers.ts"));
   for (const file of ["worker.ts", "enqueue.ts", "tsconfig.json"]) {
     cpSync(join(root, "examples/node", file), join(app, "examples/node", file));
   }
