@@ -48,17 +48,22 @@ export function messageToWire(message: StoredMessage, body: Uint8Array): Record<
   if (message.topicName) wire.topicName = message.topicName;
   if (message.endpointName) wire.endpointName = message.endpointName;
   if (message.callerIp) wire.callerIp = message.callerIp;
-  if (message.flowControlKey) {
-    wire.flowControlKey = message.flowControlKey;
-    if (message.parallelism !== undefined) wire.parallelism = message.parallelism;
-    if (message.rate !== undefined) wire.rate = message.rate;
-    wire.period = message.period ?? 1;
-  }
-  if (message.labels?.length) {
-    wire.label = message.labels[0];
-    wire.labels = message.labels;
-  }
+  addFlowAndLabels(wire, message);
   return wire;
+}
+
+/** Flow control and labels, shown the same way on messages, DLQ entries and schedules. */
+function addFlowAndLabels(wire: Record<string, unknown>, source: Partial<StoredMessage>): void {
+  if (source.flowControlKey) {
+    wire.flowControlKey = source.flowControlKey;
+    if (source.parallelism !== undefined) wire.parallelism = source.parallelism;
+    if (source.rate !== undefined) wire.rate = source.rate;
+    wire.period = source.period ?? 1;
+  }
+  if (source.labels?.length) {
+    wire.label = source.labels[0];
+    wire.labels = source.labels;
+  }
 }
 
 /** The `DlqMessage` shape of §5. */
@@ -93,16 +98,7 @@ export function scheduleToWire(row: ScheduleRow, nextScheduleTime: number | unde
   if (template.callback) wire.callback = template.callback.url;
   if (template.failureCallback) wire.failureCallback = template.failureCallback.url;
   if (template.queueName) wire.queueName = template.queueName;
-  if (template.flowControlKey) {
-    wire.flowControlKey = template.flowControlKey;
-    if (template.parallelism !== undefined) wire.parallelism = template.parallelism;
-    if (template.rate !== undefined) wire.rate = template.rate;
-    wire.period = template.period ?? 1;
-  }
-  if (template.labels?.length) {
-    wire.label = template.labels[0];
-    wire.labels = template.labels;
-  }
+  addFlowAndLabels(wire, template);
   if (row.lastTime !== undefined) wire.lastScheduleTime = row.lastTime;
   if (nextScheduleTime !== undefined && !row.paused) wire.nextScheduleTime = nextScheduleTime;
   return wire;
