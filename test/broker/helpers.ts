@@ -1,3 +1,4 @@
+import { waitFor } from "../helpers/wait.ts";
 import { type Broker, type BrokerEvent, type BrokerOptions, createBroker } from "../../src/broker/index.ts";
 
 /** A request a loopback destination received. */
@@ -96,13 +97,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<TestBrok
   });
 }
 
-/** Polls until `check` returns a truthy value, or throws after `timeoutMs`. */
+/** Polls until `check` returns a truthy value, or throws after `timeoutMs` (test/helpers/wait.ts). */
 export async function waitUntil<T>(check: () => T | Promise<T>, timeoutMs = 5000, what = "condition"): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(10);
-  }
+  return (await waitFor(what, check, timeoutMs)) as NonNullable<T>;
 }
