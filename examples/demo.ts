@@ -2,6 +2,7 @@
 // of jobs that show success, retry-then-success, a poison payload landing in the DLQ and a
 // deduplicated duplicate, prints each state change as it happens, then a summary.
 // `npm start -- --keep` keeps both running for poking with curl.
+import { Client } from "@upstash/qstash";
 import { Hono } from "hono";
 import { serve } from "jobwire/adapters/bun";
 import { type BrokerEvent, createBroker } from "jobwire/broker";
@@ -79,7 +80,9 @@ const deadline = Date.now() + 15_000;
 while (expected.some((id) => !finalState.has(id)) && Date.now() < deadline) await Bun.sleep(25);
 
 const state = (id: string) => finalState.get(id)?.state ?? "still pending";
-const dlq = await jobs.qstash.dlq.listMessages();
+// The DLQ through the official SDK: jobwire dev speaks the whole QStash API, not only what jobwire uses.
+const qstash = new Client({ baseUrl: broker.url, token: broker.token, enableTelemetry: false });
+const dlq = await qstash.dlq.listMessages();
 const inDlq = dlq.messages.some((m) => m.messageId === poison.messageId);
 const checks: [string, boolean][] = [
   [`send-welcome-email: ${state(welcome.messageId)}, emails sent ${sentEmails.length}`, state(welcome.messageId) === "DELIVERED" && sentEmails.length === 1],

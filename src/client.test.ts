@@ -1,5 +1,6 @@
-// Header mapping of createClient, checked at the HTTP level: a loopback server records what the
-// official SDK underneath sends. (End-to-end delivery through `jobwire dev` is in test/e2e.)
+// Header mapping of createClient, checked at the HTTP level: a loopback server records what it sends.
+// (Parity with the official SDK is in test/compat/publish-parity.test.ts; end-to-end delivery
+// through `jobwire dev` in test/e2e.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { createClient } from "./client.ts";

@@ -1,5 +1,4 @@
-import { Client, type PublishRequest } from "@upstash/qstash";
-import { parseDuration } from "./duration.ts";
+import { type BrokerApi, brokerApi, type OutgoingMessage, publishHeaders, type RetryOptions } from "./broker-api.ts";
 import { JobInputError } from "./errors.ts";
 import { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./headers.ts";
 import {
@@ -27,10 +26,13 @@ export interface ClientOptions<Jobs extends AnyJob = AnyJob> {
    */
   jobs?: readonly Jobs[];
   /**
-   * How the underlying `@upstash/qstash` client retries when `fetch` throws (never on an HTTP error).
-   * @default the SDK's: 5 retries with backoff
+   * How a call is retried when `fetch` itself throws (a network error; never on an HTTP error
+   * status, which throws {@link BrokerError}). As the official SDK does.
+   * @default 5 retries, waiting `Math.exp(retryCount) * 50` ms before each
    */
-  retry?: false | { retries?: number; backoff?: (retryCount: number) => number };
+  retry?: RetryOptions;
+  /** The `fetch` to call the broker with (a service binding's, an instrumented one). @default globalThis.fetch */
+  fetch?: typeof fetch;
 }
 
 /** The answer to one enqueue. */
@@ -68,8 +70,6 @@ export interface JobClient<Jobs extends AnyJob = AnyJob> {
   unschedule(id: string): Promise<void>;
   /** Cancels a message that has not been delivered yet. */
   cancel(messageId: string): Promise<void>;
-  /** The underlying `@upstash/qstash` client, for everything else the broker offers. */
-  readonly qstash: Client;
 }
 
 /**
@@ -86,82 +86,65 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
   }
   if (!token) throw new TypeError(`createClient: "token" is required (QSTASH_TOKEN)`);
   const base = workerUrl.replace(/\/+$/, "");
-  const qstash = new Client({
+  const api: BrokerApi = brokerApi({
     baseUrl: options.baseUrl ?? "https://qstash.upstash.io",
     token,
-    enableTelemetry: false,
-    ...(options.retry !== undefined ? { retry: options.retry } : {}),
+    retry: options.retry,
+    fetch: options.fetch,
   });
 
-  async function prepare(job: AnyJob, input: unknown, enqueueOptions: EnqueueOptions | undefined) {
-    const merged: EnqueueOptions = { ...job.defaults, ...enqueueOptions };
+  async function prepare(job: AnyJob, input: unknown, enqueueOptions: EnqueueOptions | undefined): Promise<Prepared> {
     if (enqueueOptions) checkDeliveryOptions(`enqueue "${job.name}"`, enqueueOptions);
     const result = await validateInput(job, input);
     if (!result.success) throw new JobInputError(job.name, result.issues);
-    const key = job.idempotencyKey?.(result.value);
-    return { request: toPublishRequest(`${base}/${job.name}`, input, merged, key), queue: merged.queue };
+    return { job, input, options: { ...job.defaults, ...enqueueOptions }, key: job.idempotencyKey?.(result.value) };
+  }
+
+  function toMessage({ job, input, options, key }: Prepared, forSchedule = false): OutgoingMessage {
+    const headers: Record<string, string> = { ...options.headers };
+    if (key !== undefined) headers[IDEMPOTENCY_HEADER] = key;
+    headers[MAX_ATTEMPTS_HEADER] = String(1 + (options.retries ?? 3));
+    const deduplicationId = options.deduplicationId ?? key;
+    return {
+      destination: `${base}/${job.name}`,
+      body: JSON.stringify(input),
+      headers: publishHeaders({ ...options, headers, ...(deduplicationId !== undefined ? { deduplicationId } : {}) }, forSchedule),
+      queue: options.queue,
+    };
   }
 
   return {
-    qstash,
     async enqueue(job, input, enqueueOptions) {
-      const { request, queue } = await prepare(job, input, enqueueOptions);
-      const response = queue
-        ? await qstash.queue({ queueName: queue }).enqueue(request)
-        : await qstash.publish(request);
-      return toResult(response);
+      return toResult(await api.publish(toMessage(await prepare(job, input, enqueueOptions))));
     },
     async enqueueMany(requests) {
       if (requests.length === 0) return [];
       const prepared = await Promise.all(requests.map((r) => prepare(r.job, r.input, r.options)));
-      const responses = await qstash.batch(
-        prepared.map(({ request, queue }) => (queue ? { ...request, queueName: queue } : request)),
-      );
-      return responses.map((response) => toResult(response as { messageId: string; deduplicated?: boolean }));
+      return (await api.batch(prepared.map((p) => toMessage(p)))).map(toResult);
     },
     async schedule(job, scheduleOptions) {
       const { id, cron, input, ...delivery } = scheduleOptions;
-      const { request, queue } = await prepare(job, input, delivery);
-      const { url, notBefore: _ignored, deduplicationId: _none, ...rest } = request;
-      return qstash.schedules.create({ ...rest, destination: url, cron, scheduleId: id, ...(queue ? { queueName: queue } : {}) });
+      const message = toMessage(await prepare(job, input, delivery), true);
+      message.headers["Upstash-Cron"] = cron;
+      message.headers["Upstash-Schedule-Id"] = id;
+      if (message.queue) message.headers["Upstash-Queue-Name"] = message.queue;
+      return api.createSchedule(message);
     },
     async unschedule(id) {
-      await qstash.schedules.delete(id);
+      await api.deleteSchedule(id);
     },
     async cancel(messageId) {
-      await qstash.messages.delete(messageId);
+      await api.cancelMessage(messageId);
     },
   };
 }
 
-function toPublishRequest(url: string, input: unknown, options: EnqueueOptions, key: string | undefined) {
-  const headers: Record<string, string> = { ...options.headers, "Content-Type": "application/json" };
-  const deduplicationId = options.deduplicationId ?? key;
-  if (key !== undefined) headers[IDEMPOTENCY_HEADER] = key;
-  headers[MAX_ATTEMPTS_HEADER] = String(1 + (options.retries ?? 3));
-  const request: PublishRequest<string> & { url: string } = { url, body: JSON.stringify(input), headers };
-  if (options.retries !== undefined) request.retries = options.retries;
-  if (options.retryDelay !== undefined) request.retryDelay = options.retryDelay;
-  if (options.timeout !== undefined) request.timeout = parseDuration(options.timeout);
-  if (options.delay !== undefined) request.delay = parseDuration(options.delay);
-  if (options.notBefore !== undefined) {
-    request.notBefore =
-      options.notBefore instanceof Date ? Math.floor(options.notBefore.getTime() / 1000) : options.notBefore;
-  }
-  if (deduplicationId !== undefined) request.deduplicationId = deduplicationId;
-  if (options.callback !== undefined) request.callback = options.callback;
-  if (options.failureCallback !== undefined) request.failureCallback = options.failureCallback;
-  if (options.label !== undefined) request.label = options.label;
-  const flow = options.flowControl;
-  if (flow) {
-    request.flowControl = {
-      key: flow.key,
-      ...(flow.parallelism !== undefined ? { parallelism: flow.parallelism } : {}),
-      ...(flow.rate !== undefined ? { rate: flow.rate } : {}),
-      ...(flow.period !== undefined ? { period: parseDuration(flow.period) } : {}),
-    } as NonNullable<PublishRequest["flowControl"]>;
-  }
-  return request;
+/** A validated enqueue: the job's defaults merged with the call's options, and its idempotency key. */
+interface Prepared {
+  job: AnyJob;
+  input: unknown;
+  options: EnqueueOptions;
+  key: string | undefined;
 }
 
 function toResult(response: { messageId: string; deduplicated?: boolean }): EnqueueResult {

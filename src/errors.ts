@@ -116,3 +116,18 @@ export class ConfigError extends JobwireError {
     this.name = "ConfigError";
   }
 }
+
+/**
+ * The broker answered a client call with an error status (a bad token, a rate limit, an invalid
+ * option). Nothing was published by that call; `status` and the broker's own message are kept.
+ */
+export class BrokerError extends JobwireError {
+  /** The HTTP status the broker answered with, e.g. 401, 412, 429. */
+  readonly status: number;
+
+  constructor(method: string, path: string, status: number, brokerMessage: string, options?: JobwireErrorOptions) {
+    super(`${method} /${path.split("/").slice(0, 2).join("/")} failed with ${status}: ${brokerMessage}`, options);
+    this.name = "BrokerError";
+    this.status = status;
+  }
+}

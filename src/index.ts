@@ -1,9 +1,11 @@
+export type { RetryOptions } from "./broker-api.ts";
 export { createClient } from "./client.ts";
 export { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./headers.ts";
 export type { ClientOptions, EnqueueResult, JobClient, ScheduleOptions } from "./client.ts";
 export { type EnvGetter, type QStashEnv, readQStashEnv, readSigningKeys } from "./env.ts";
 export { type Duration, formatDuration, parseDuration } from "./duration.ts";
 export {
+  BrokerError,
   ConfigError,
   type InputIssue,
   JobInputError,

@@ -1,5 +1,6 @@
 // End to end: createClient → `jobwire dev` (a real broker on loopback) → a createWorker app served
 // by Bun.serve. Nothing is faked: every delivery is signed by the broker and verified by the worker.
+import { Client } from "@upstash/qstash";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { serve } from "../../adapters/bun.ts";
@@ -23,6 +24,7 @@ const ordered = defineJob({ name: "ordered", input: v.object({ seq: v.number() }
 let broker: Broker;
 let server: { url: string; close(): Promise<void> };
 let jobs: ReturnType<typeof createClient>;
+let qstash: Client; // the official SDK, for what the job client does not do (DLQ, logs, raw publish)
 let inFlight = 0;
 let maxInFlight = 0;
 
@@ -62,6 +64,7 @@ beforeAll(async () => {
     });
   server = serve(worker.app, { port: 0 });
   jobs = createClient({ workerUrl: server.url, baseUrl: broker.url, token: broker.token, retry: false });
+  qstash = new Client({ baseUrl: broker.url, token: broker.token, enableTelemetry: false, retry: false });
 });
 
 afterAll(async () => {
@@ -71,7 +74,7 @@ afterAll(async () => {
 
 async function dlqFor(messageId: string) {
   return waitFor(`message ${messageId} in the DLQ`, async () => {
-    const { messages } = await jobs.qstash.dlq.listMessages();
+    const { messages } = await qstash.dlq.listMessages();
     return messages.find((m) => m.messageId === messageId);
   });
 }
@@ -83,7 +86,7 @@ describe("end to end through jobwire dev", () => {
     await waitFor("the ok job", () => runsOf("ok").length === 1);
     expect(runsOf("ok")[0]).toMatchObject({ input: { n: 21 }, attempt: 1, messageId });
     const message = await waitFor("DELIVERED", async () => {
-      const { logs } = await jobs.qstash.logs({ filter: { messageId } });
+      const { logs } = await qstash.logs({ filter: { messageId } });
       return logs.find((l) => l.state === "DELIVERED");
     });
     expect(message.messageId).toBe(messageId);
@@ -106,7 +109,7 @@ describe("end to end through jobwire dev", () => {
   });
 
   test("invalid input (published around the client's validation) goes straight to the DLQ, unrun", async () => {
-    const { messageId } = await jobs.qstash.publish({
+    const { messageId } = await qstash.publish({
       url: `${server.url}/strict`,
       body: JSON.stringify({ userId: "not a number" }),
       headers: { "Content-Type": "application/json" },

@@ -65,8 +65,7 @@ async function startWorkerd(script: string, bindings: Record<string, string>, po
     });
   };
   const mf = new Miniflare({
-    // Listed explicitly: @upstash/qstash's dev-mode code (never run here) has a computed dynamic
-    // import that Miniflare's module walker refuses to follow.
+    // The bundled example, as one module (as wrangler deploys it).
     modules: [{ type: "ESModule", path: "worker.mjs", contents: script }],
     compatibilityDate: COMPATIBILITY_DATE,
     host: "127.0.0.1",
