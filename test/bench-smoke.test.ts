@@ -65,7 +65,7 @@ test("bench/sign.ts --quick: signDelivery, createVerifier and Receiver.verify ro
   expect(report.rows.map((r: { op: string }) => r.op)).toEqual(["sign", "verify", "receiver"]);
 }, 20_000);
 
-test("bench/size.ts --quick: the five entries build with no Node builtin, with sizes and the two targets", async () => {
+test("bench/size.ts --quick: the five entries build with no Node builtin, with sizes and the two targets, plus the two context rows", async () => {
   const { stdout, report } = await runBench("size");
   for (const label of [
     "jobwire worker (",
@@ -73,10 +73,23 @@ test("bench/size.ts --quick: the five entries build with no Node builtin, with s
     "jobwire worker + enqueue, one bundle",
     "`@upstash/qstash` `Client` alone",
     "`@upstash/qstash` `Receiver` alone",
+    // Context only (Inngest's and Upstash Workflow's Hono entries, dev dependencies): sized, not judged.
+    "context: Inngest Hono `serve`",
+    "context: Upstash Workflow Hono `serve`",
   ]) {
     expectRow(stdout, label, 3);
   }
   expect(report.targets.map((t: { id: string }) => t.id)).toEqual(["size-both", "size-no-polyfills"]);
   expect(report.targets[1].met).toBe(true);
   expect(stdout).toMatch(TARGET_ROW);
+  // Each context row has its note: the installed version, and either "nothing external" or the
+  // Node builtins that were left external, by name.
+  const contexts = report.rows.filter((r: { context?: boolean }) => r.context);
+  expect(contexts.map((r: { id: string }) => r.id)).toEqual(["inngest-hono", "upstash-workflow-hono"]);
+  for (const r of contexts as { package: string; version: string; externals: { path: string }[] }[]) {
+    const note = stdout.split("\n").find((line) => line.startsWith(`- ${r.package}@${r.version}: `));
+    expect(note, r.package).toBeDefined();
+    if (r.externals.length === 0) expect(note!).toContain("nothing external");
+    for (const x of r.externals) expect(note!).toContain(`\`${x.path}\``);
+  }
 }, 20_000);
