@@ -14,14 +14,15 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
   const length = request.headers.get("content-length");
   const declared = length === null ? Number.NaN : Number(length);
   if (declared > limit) throw new BodyTooLargeError(limit);
-  if (!request.body) return new Uint8Array(0);
   // A declared length within the limit: one native read, much cheaper than pulling the stream
-  // chunk by chunk. The runtime enforces Content-Length, so the body cannot exceed it.
+  // chunk by chunk. The runtime enforces Content-Length, so the body cannot exceed it. Reading
+  // `request.body` is left to the other case: some runtimes make the stream only when it is read.
   if (declared >= 0) {
     const bytes = new Uint8Array(await request.arrayBuffer());
     if (bytes.byteLength > limit) throw new BodyTooLargeError(limit);
     return bytes;
   }
+  if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -58,13 +58,25 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const defaultTtl = options.ttlMs ?? DEFAULT_DONE_TTL_MS;
   const entries = new Map<string, Entry>();
   let nextSweep = 0;
+  // No entry expires before this: until then a sweep would find nothing to drop.
+  let earliest = Number.POSITIVE_INFINITY;
 
-  // Expired entries are dropped lazily and by a sweep at most once a second, so memory stays bounded
-  // without a timer (timers keep processes alive and are not allowed at the top level of a Worker).
+  function put(key: string, entry: Entry): void {
+    entries.set(key, entry);
+    if (entry.expiresAt < earliest) earliest = entry.expiresAt;
+  }
+
+  // Expired entries are dropped lazily and by a sweep at most once a second, and only once some
+  // entry may have expired, so memory stays bounded without a timer (timers keep processes alive
+  // and are not allowed at the top level of a Worker).
   function live(key: string, at: number): Entry | undefined {
-    if (at >= nextSweep) {
+    if (at >= nextSweep && at >= earliest) {
       nextSweep = at + 1000;
-      for (const [k, entry] of entries) if (entry.expiresAt <= at) entries.delete(k);
+      earliest = Number.POSITIVE_INFINITY;
+      for (const [k, entry] of entries) {
+        if (entry.expiresAt <= at) entries.delete(k);
+        else if (entry.expiresAt < earliest) earliest = entry.expiresAt;
+      }
     }
     const entry = entries.get(key);
     if (entry && entry.expiresAt <= at) {
@@ -86,7 +98,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const entry = live(key, at);
       if (entry?.state === "done") return { state: "done", result: entry.result };
       if (entry?.state === "running" && entry.owner !== owner) return { state: "running", owner: entry.owner };
-      entries.set(key, { state: "running", owner, expiresAt: at + leaseMs });
+      put(key, { state: "running", owner, expiresAt: at + leaseMs });
       return { state: "acquired" };
     },
     async complete(key, owner, result, ttlMs) {
@@ -95,7 +107,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       if (entry?.state !== "running" || entry.owner !== owner) return;
       // Stored as JSON, as a shared store would: no shared references, `undefined` becomes null.
       const stored = result === undefined ? null : JSON.parse(JSON.stringify(result));
-      entries.set(key, { state: "done", result: stored, expiresAt: at + (ttlMs ?? defaultTtl) });
+      put(key, { state: "done", result: stored, expiresAt: at + (ttlMs ?? defaultTtl) });
     },
     async release(key, owner) {
       const entry = live(key, now());

@@ -118,3 +118,95 @@ describe("createVerifier", () => {
     expect(() => createVerifier({ keys: { current: keys.current, next: "" } })).toThrow(SignatureError);
   });
 });
+
+describe("HS256 in JavaScript and by Web Crypto", () => {
+  const receiver = new Receiver({ currentSigningKey: keys.current, nextSigningKey: keys.next });
+  const verify = createVerifier({ keys });
+  // Small inputs are hashed in JavaScript, larger ones (over 2 KB) by Web Crypto: both must agree
+  // with the official Receiver and with node:crypto.
+  const sizes = [0, 1, 55, 56, 63, 64, 65, 119, 120, 300, 1000, 2047, 2048, 2049, 4096, 10_000, 100_000];
+  const bytesOf = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 17 + (i >> 7)) & 0xff);
+  const textOf = (n: number) => Array.from({ length: n }, (_, i) => "aé✓ {}\"\\"[i % 8]).join("");
+
+  test("our tokens verify with the official Receiver, for bodies of every size", async () => {
+    for (const n of sizes) {
+      const text = textOf(n);
+      const signature = await signDelivery(keys.current, { url, body: text });
+      expect(await receiver.verify({ signature, body: text, url }), `body of ${n} characters`).toBe(true);
+      await expect(receiver.verify({ signature, body: `${text}x`, url })).rejects.toThrow(/body hash/);
+    }
+  });
+
+  test("tokens of node:crypto verify with ours, for text and binary bodies of every size, with either key", async () => {
+    for (const n of sizes) {
+      for (const [secret, data] of [[keys.current, textOf(n)], [keys.next, bytesOf(n, n)]] as const) {
+        const hash = createHash("sha256").update(data).digest("base64url");
+        const token = independentToken(secret, claimsFor({ body: hash }));
+        await expect(verify({ signature: token, url, body: data }), `body of ${n}`).resolves.toMatchObject({ body: hash });
+        const tampered = typeof data === "string" ? `${data} ` : Uint8Array.from([...data, 0]);
+        await expect(verify({ signature: token, url, body: tampered })).rejects.toThrow(/body hash/);
+      }
+    }
+  });
+
+  test("a token over 2 KB (a long URL) is checked by Web Crypto, with either key", async () => {
+    const longUrl = `https://app.example.com/jobs/x?q=${"a".repeat(5000)}`;
+    for (const secret of [keys.current, keys.next]) {
+      const token = independentToken(secret, claimsFor({ sub: longUrl }));
+      await expect(verify({ signature: token, url: longUrl, body })).resolves.toMatchObject({ sub: longUrl });
+      expect(await receiver.verify({ signature: token, body, url: longUrl })).toBe(true);
+      await expect(verify({ signature: independentToken("sig_other", claimsFor({ sub: longUrl })), url: longUrl, body })).rejects.toThrow(/invalid signature/);
+    }
+    const signed = await signDelivery(keys.next, { url: longUrl, body });
+    expect(await receiver.verify({ signature: signed, body, url: longUrl })).toBe(true);
+  });
+
+  test("any changed bit of the signature is refused, on both paths", async () => {
+    for (const sub of [url, `${url}&pad=${"b".repeat(5000)}`]) {
+      const token = independentToken(keys.current, claimsFor({ sub }));
+      const dot = token.lastIndexOf(".");
+      const mac = Buffer.from(token.slice(dot + 1), "base64url");
+      for (const bit of [0, 7, 100, 255]) {
+        const flipped = Buffer.from(mac);
+        flipped[bit >> 3]! ^= 1 << (bit & 7);
+        const forged = `${token.slice(0, dot)}.${flipped.toString("base64url")}`;
+        await expect(verify({ signature: forged, url: sub, body })).rejects.toThrow(/invalid signature/);
+      }
+      await expect(verify({ signature: `${token.slice(0, dot)}.${mac.subarray(0, 31).toString("base64url")}`, url: sub, body })).rejects.toThrow(/invalid signature/);
+      await expect(verify({ signature: `${token.slice(0, dot)}.`, url: sub, body })).rejects.toThrow(/invalid signature/);
+    }
+  });
+
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const withHeader = (header: unknown, secret = keys.current) => {
+    const unsigned = `${b64(header)}.${b64(claimsFor())}`;
+    return `${unsigned}.${createHmac("sha256", secret).update(unsigned).digest("base64url")}`;
+  };
+  const headers: [string, unknown, boolean][] = [
+    ["HS256 without typ", { alg: "HS256" }, true],
+    ["typ application/jwt", { alg: "HS256", typ: "application/JWT" }, true],
+    ["alg HS512", { alg: "HS512", typ: "JWT" }, false],
+    ["alg none", { alg: "none", typ: "JWT" }, false],
+    ["alg hs256 (case matters)", { alg: "hs256", typ: "JWT" }, false],
+    ["another typ", { alg: "HS256", typ: "at+jwt" }, false],
+    ["crit", { alg: "HS256", typ: "JWT", crit: ["exp"] }, false],
+    ["an array", ["HS256"], false],
+  ];
+  for (const [what, header, accepted] of headers) {
+    test(`a header with ${what} is ${accepted ? "accepted" : "refused"} (its HMAC is valid)`, async () => {
+      const outcome = verify({ signature: withHeader(header), url, body });
+      if (accepted) await expect(outcome).resolves.toMatchObject({ sub: url });
+      else await expect(outcome).rejects.toThrow(/invalid signature/);
+    });
+  }
+
+  test("malformed tokens are refused with a SignatureError", async () => {
+    const good = independentToken(keys.current, claimsFor());
+    const [head, payload, mac] = good.split(".") as [string, string, string];
+    for (const token of [`${head}.${payload}`, `${good}.x`, `${head}.${payload}!.${mac}`, `${head}.${b64([1, 2])}.${mac}`, `${head}.${b64("text")}.${mac}`, `é${good}`, ".."]) {
+      const error = await verify({ signature: token, url, body }).then(() => undefined, (e: unknown) => e);
+      expect(error, token).toBeInstanceOf(SignatureError);
+      expect((error as Error).message).toMatch(/invalid signature/);
+    }
+  });
+});

@@ -315,3 +315,55 @@ describe("createWorker: configuration", () => {
     expect(() => worker.handle(sendEmail, () => 2)).toThrow(/already has a handler/);
   });
 });
+
+describe("createWorker: synchronous handlers and the timeout", () => {
+  const plain = defineJob({ name: "plain", input: v.object({ n: v.number() }) });
+  const timed = defineJob({ name: "timed", input: v.object({}), timeout: 1 });
+
+  test("a handler that returns a value, not a promise: answered, stored, deduplicated; one that throws is released", async () => {
+    let calls = 0;
+    const worker = createWorker({ signingKeys: devKeys, store: memoryStore(), log: false }).handle(plain, (input) => {
+      calls++;
+      if (input.n < 0) throw new NonRetryableError("negative");
+      return { doubled: input.n * 2 };
+    });
+    const first = await worker.app.fetch(await delivery("http://w.test/plain", { body: '{"n":2}', messageId: "msg_s" }));
+    expect(await json(first)).toEqual({ result: { doubled: 4 } });
+    const again = await worker.app.fetch(await delivery("http://w.test/plain", { body: '{"n":2}', messageId: "msg_s", retried: 1 }));
+    expect(await json(again)).toEqual({ duplicate: true, result: { doubled: 4 } });
+    const failed = await worker.app.fetch(await delivery("http://w.test/plain", { body: '{"n":-1}', messageId: "msg_t" }));
+    expect(failed.status).toBe(489);
+    const retried = await worker.app.fetch(await delivery("http://w.test/plain", { body: '{"n":-1}', messageId: "msg_t", retried: 1 }));
+    expect(retried.status).toBe(489);
+    expect(calls).toBe(3);
+  });
+
+  test("a signal read before the timeout aborts when it passes; an inject slower than the timeout fails the attempt", async () => {
+    const seen: { abortedAt?: number; started: number }[] = [];
+    const worker = createWorker({
+      signingKeys: devKeys,
+      store: memoryStore(),
+      log: false,
+      inject: async (c) => {
+        if (c.req.header("x-slow-inject")) await new Promise((resolve) => setTimeout(resolve, 1100));
+      },
+    }).handle(timed, async (_, ctx) => {
+      const entry: (typeof seen)[number] = { started: Date.now() };
+      seen.push(entry);
+      ctx.signal.addEventListener("abort", () => (entry.abortedAt = Date.now()));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return "late";
+    });
+    const [onTime, slowInject] = await Promise.all([
+      worker.app.fetch(await delivery("http://w.test/timed", { body: "{}" })),
+      worker.app.fetch(await delivery("http://w.test/timed", { body: "{}", headers: { "x-slow-inject": "1" } })),
+    ]);
+    for (const res of [onTime, slowInject]) {
+      expect(res.status).toBe(500);
+      expect(await json(res)).toMatchObject({ error: "TimeoutError" });
+    }
+    const [first] = seen;
+    expect(first!.abortedAt! - first!.started).toBeGreaterThanOrEqual(900);
+    expect(first!.abortedAt! - first!.started).toBeLessThan(1400);
+  });
+});

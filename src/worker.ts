@@ -11,7 +11,7 @@ import {
   StoreUnavailableError,
 } from "./errors.ts";
 import { type IdempotencyStore, memoryStore } from "./idempotency.ts";
-import { type AnyJob, type OutputOf, validateInput } from "./job.ts";
+import type { AnyJob, OutputOf } from "./job.ts";
 import { type Logger, prefixed, silentLogger } from "./logger.ts";
 import { createVerifier, type SigningKeys, type Verifier } from "./signing.ts";
 
@@ -97,6 +97,7 @@ interface Registered {
 }
 
 const NON_RETRYABLE = { "Upstash-NonRetryable-Error": "true" };
+const JSON_HEADERS = { "Content-Type": "application/json" };
 const LEASE_SLACK_MS = 30_000;
 
 /**
@@ -186,8 +187,10 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
     } catch {
       return reply({ error: `job "${name}": the body is not valid JSON` }, 489, NON_RETRYABLE);
     }
-    const validation = await validateInput(job, payload);
-    if (!validation.success) {
+    // The job's schema is called directly, awaited only when it is asynchronous (as validateInput).
+    let validation = job.input["~standard"].validate(payload);
+    if (validation instanceof Promise) validation = await validation;
+    if (validation.issues) {
       const error = new JobInputError(name, validation.issues);
       return reply(
         { error: error.message, issues: error.issues.map((i) => ({ message: i.message, path: i.path.map(pathKey) })) },
@@ -195,13 +198,12 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
         NON_RETRYABLE,
       );
     }
-    const input = validation.value;
+    const input = validation.value as OutputOf<AnyJob>;
 
     const messageId = c.req.header("upstash-message-id") ?? jti;
-    const retried = Number(c.req.header("upstash-retried") ?? 0) || 0;
-    const declaredAttempts = Number(c.req.header(MAX_ATTEMPTS_HEADER));
-    const maxAttempts = declaredAttempts > 0 ? declaredAttempts : 1 + (job.defaults.retries ?? 3);
-    const jobLog = prefixed(log, `[jobwire] ${name} ${messageId}`);
+    let jobLog: Logger | undefined;
+    // Made on first use: most deliveries log nothing.
+    const logOf = () => (jobLog ??= prefixed(log, `[jobwire] ${name} ${messageId}`));
 
     let key: string;
     try {
@@ -215,7 +217,7 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
       store = storeOf(c as Context<E>);
       claim = await store.claim(key, messageId, timeoutMs + LEASE_SLACK_MS);
     } catch (error) {
-      jobLog.error(`idempotency store unavailable: ${(error as Error).message}`);
+      logOf().error(`idempotency store unavailable: ${(error as Error).message}`);
       return reply({ error: `idempotency store unavailable: ${(error as Error).message}` }, 503, {
         "Retry-After": storeRetryAfter,
       });
@@ -223,49 +225,52 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
     if (claim.state === "done") return reply({ duplicate: true, result: claim.result ?? null }, 200);
     if (claim.state === "running") return reply({ duplicate: true, runningAs: claim.owner }, 200);
 
-    const timeout = timeoutSignal(timeoutMs);
+    const deadline = new Deadline(timeoutMs);
     // Combined only when a handler reads `ctx.signal`: most never do, and linking signals costs.
     let signal: AbortSignal | undefined;
     const heldStore: IdempotencyStore = store;
-    const release = async () => {
-      try {
-        await heldStore.release(key, messageId);
-      } catch (error) {
-        // The lease still lets this message's retry take the key over; nothing is lost.
-        jobLog.warn(`could not release the idempotency key: ${(error as Error).message}`);
-      }
-    };
 
     try {
       const deps = (options.inject ? await options.inject(c as Context<E>) : undefined) as Deps;
+      const retried = Number(c.req.header("upstash-retried") ?? 0) || 0;
+      const declaredAttempts = Number(c.req.header(MAX_ATTEMPTS_HEADER));
       const ctx: JobContext<unknown> = {
         job: name,
         messageId,
         attempt: retried + 1,
-        maxAttempts,
+        maxAttempts: declaredAttempts > 0 ? declaredAttempts : 1 + (job.defaults.retries ?? 3),
         idempotencyKey: key,
         get signal() {
-          signal ??= anySignal([timeout.signal, c.req.raw.signal]);
+          signal ??= anySignal([deadline.signal, c.req.raw.signal]);
           return signal;
         },
         deps,
-        log: jobLog,
+        get log() {
+          return logOf();
+        },
         headers: c.req.raw.headers,
       };
-      const result = await Promise.race([run(input, ctx), timeout.expired]);
+      let result = run(input, ctx);
+      // A handler that returns a value (not a promise) is done: it needs no timer.
+      if (isThenable(result)) result = await deadline.race(result);
       const stored = result === undefined ? null : result;
       try {
         await heldStore.complete(key, messageId, stored, options.doneTtlMs);
       } catch (error) {
         // The effect has happened: acknowledge it. Answering 503 would make the broker run it again.
-        jobLog.warn(`job done, but the idempotency store could not record it: ${(error as Error).message}`);
+        logOf().warn(`job done, but the idempotency store could not record it: ${(error as Error).message}`);
       }
       return reply({ result: stored }, 200);
     } catch (error) {
-      await release();
-      return errorResponse(error, jobLog, storeRetryAfter);
+      try {
+        await heldStore.release(key, messageId);
+      } catch (releaseError) {
+        // The lease still lets this message's retry take the key over; nothing is lost.
+        logOf().warn(`could not release the idempotency key: ${(releaseError as Error).message}`);
+      }
+      return errorResponse(error, logOf(), storeRetryAfter);
     } finally {
-      timeout.clear();
+      deadline.clear();
     }
   });
 
@@ -327,7 +332,7 @@ function verifierFor(keys: SigningKeys | undefined, clockTolerance: number): Ver
 function reply(body: unknown, status: number, headers?: Record<string, string>): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "Content-Type": "application/json", ...headers },
+    headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS,
   });
 }
 
@@ -335,20 +340,59 @@ function pathKey(key: string | number | symbol): string | number {
   return typeof key === "symbol" ? String(key) : key;
 }
 
-/** A timer whose signal aborts, and whose promise rejects, when `ms` pass. */
-function timeoutSignal(ms: number): { signal: AbortSignal; expired: Promise<never>; clear(): void } {
-  const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new Error(`the handler did not finish within its timeout of ${ms} ms`);
-      error.name = "TimeoutError";
-      controller.abort(error);
-      reject(error);
-    }, ms);
-  });
-  expired.catch(() => {});
-  return { signal: controller.signal, expired, clear: () => clearTimeout(timer) };
+/**
+ * A handler's timeout, counted from when the deadline is made. The timer is set only when `race`
+ * is called (the handler returned a promise) and the AbortController made only when `signal` is
+ * read: a handler that returns at once and ignores its signal needs neither.
+ */
+class Deadline {
+  readonly #at: number;
+  readonly #ms: number;
+  #controller: AbortController | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #error: Error | undefined;
+  #reject: ((error: Error) => void) | undefined;
+
+  constructor(ms: number) {
+    this.#ms = ms;
+    this.#at = Date.now() + ms;
+  }
+
+  /** Aborts when the time is up. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#error) this.#controller.abort(this.#error);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Settles as `work`, or rejects with a TimeoutError when the time is up first. */
+  race<T>(work: PromiseLike<T>): Promise<T> {
+    const expired = new Promise<never>((_, reject) => {
+      this.#reject = reject;
+    });
+    const left = this.#at - Date.now();
+    if (left <= 0) this.#expire();
+    else this.#timer = setTimeout(() => this.#expire(), left);
+    return Promise.race([work, expired]);
+  }
+
+  #expire(): void {
+    const error = new Error(`the handler did not finish within its timeout of ${this.#ms} ms`);
+    error.name = "TimeoutError";
+    this.#error = error;
+    this.#controller?.abort(error);
+    this.#reject?.(error);
+  }
+
+  clear(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
 function anySignal(signals: AbortSignal[]): AbortSignal {
