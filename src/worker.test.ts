@@ -165,11 +165,34 @@ describe("createWorker: bad input never runs the handler", () => {
     ]);
   });
 
-  test("a path outside any job: 404 JSON", async () => {
+  test("a path outside any job: 404 JSON, under the mount point only", async () => {
     const w = setup();
-    const res = await w.send(await delivery(`${base}/send-email/extra`, { body: "{}" }));
-    expect(res.status).toBe(404);
-    expect((await json(res)).error).toBeString();
+    for (const path of ["/send-email/extra", "/send-email/extra/more", "/send-email/", "", "/"]) {
+      const res = await w.send(await delivery(`${base}${path}`, { body: "{}" }));
+      expect([path, res.status]).toEqual([path, 404]);
+      expect((await json(res)).error).toBe(`no route for POST /jobs${path}`);
+    }
+    const get = await w.send(new Request(`${base}/send-email/extra`));
+    expect(get.status).toBe(404);
+    // Served on its own, at the root.
+    const bare = createWorker({ signingKeys: devKeys, store: memoryStore(), log: false }).handle(sendEmail, () => null).app;
+    for (const path of ["/", "/send-email/x", "/send-email/x/y"]) {
+      const res = await bare.fetch(new Request(`http://worker.test${path}`, { method: "POST" }));
+      expect([path, res.status, ((await json(res)) as { error: string }).error]).toEqual([path, 404, `no route for POST ${path}`]);
+    }
+    // Outside the mount point the parent app answers, as it would without the worker.
+    const outside = await w.send(new Request("http://worker.test/elsewhere", { method: "POST" }));
+    expect(outside.status).toBe(404);
+    expect(outside.headers.get("content-type")).not.toContain("application/json");
+  });
+
+  test("every method but POST on a job's path: 405 with Allow, and the handler does not run", async () => {
+    const w = setup();
+    for (const method of ["GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]) {
+      const res = await w.send(new Request(`${base}/send-email`, { method }));
+      expect([method, res.status, res.headers.get("allow")]).toEqual([method, 405, "POST"]);
+    }
+    expect(w.runs).toHaveLength(0);
   });
 });
 

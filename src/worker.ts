@@ -152,7 +152,11 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
 
   const app = new Hono<E>();
 
-  app.post("/:job", async (c) => {
+  // Exactly one route matches any path, so Hono dispatches without composing handlers.
+  app.all("/:job", async (c) => {
+    if (c.req.method !== "POST") {
+      return reply({ error: `method ${c.req.method} not allowed: deliveries are POST` }, 405, { Allow: "POST" });
+    }
     const name = c.req.param("job");
     const entry = handlers.get(name);
     if (!entry) return reply({ error: `unknown job "${name}"` }, 489, NON_RETRYABLE);
@@ -274,9 +278,10 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
     }
   });
 
-  app.all("/:job", (c) => reply({ error: `method ${c.req.method} not allowed: deliveries are POST` }, 405, { Allow: "POST" }));
-  // A route rather than `notFound`, so the JSON 404 holds when the app is mounted in another.
-  app.all("*", (c) => reply({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
+  // Routes rather than `notFound`, so the JSON 404 holds when the app is mounted in another.
+  const noRoute = (c: Context<E>) => reply({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404);
+  app.all("/", noRoute);
+  app.all("/:rest{(?:.*/.*)?}", noRoute); // "/" + nothing, or anything with a second "/"
   app.onError((error, c) => reply({ error: `${error.name}: ${error.message}` }, 500));
 
   const worker: Worker<Deps, E, Jobs> = {

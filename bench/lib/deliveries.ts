@@ -35,12 +35,15 @@ export function messageIds(tag: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `msg_${tag}_${i}`);
 }
 
-/** A fresh POST, as the broker sends it. */
+const encoder = new TextEncoder();
+
+/** A fresh POST, as the broker sends it (QStash and `jobwire dev` both declare the body's length). */
 export function deliveryRequest(url: string, signed: Signed, messageId: string): Request {
   return new Request(url, {
     method: "POST",
     headers: {
       "content-type": "application/json",
+      "content-length": String(encoder.encode(signed.body).byteLength),
       "user-agent": "Upstash-QStash",
       "upstash-message-id": messageId,
       "upstash-retried": "0",
