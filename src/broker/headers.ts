@@ -1,8 +1,15 @@
+const canonical = new Map<string, string>();
+
 /** Go's canonical header name, as QStash shows headers: `x-api-key` → `X-Api-Key`. */
 export function canonicalHeader(name: string): string {
-  return name
-    .toLowerCase()
-    .replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+  let result = canonical.get(name);
+  if (result === undefined) {
+    result = name.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+    // Memoized: a broker sees the same few names on every message.
+    if (canonical.size >= 1024) canonical.clear();
+    canonical.set(name, result);
+  }
+  return result;
 }
 
 /** Adds a value to a QStash-style `{Name: [values]}` header map. */

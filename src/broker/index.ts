@@ -4,10 +4,11 @@ import { createBrokerApp } from "./app.ts";
 import type { BrokerCore } from "./core.ts";
 import { Dedup } from "./dedup.ts";
 import { Engine } from "./engine/engine.ts";
+import { Http1Client } from "./engine/http1.ts";
 import { formatEvent } from "./events.ts";
 import { ids } from "./ids.ts";
 import { Publisher } from "./publisher.ts";
-import { type RedisRest, startRedisRest } from "./redis-rest.ts";
+import type { RedisRest } from "./redis-rest.ts";
 import { Schedules } from "./schedules.ts";
 import { serve } from "./server.ts";
 import { openDatabase } from "./store/driver.ts";
@@ -50,7 +51,11 @@ export interface BrokerOptions {
    * database (after a `POST /v2/keys/rotate`) or else the QStash dev keys.
    */
   signingKeys?: SigningKeys;
-  /** The fetch deliveries go through (a test seam). @default globalThis.fetch */
+  /**
+   * The fetch deliveries go through (a test seam): when given, every delivery uses it.
+   * @default on Bun, a built-in keep-alive HTTP/1.1 client for `http://` destinations and
+   * `globalThis.fetch` for the rest; elsewhere `globalThis.fetch`
+   */
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
   /** Receives one line per state change, and errors; `false` for silence. @default console.log */
   log?: ((line: string) => void) | false;
@@ -151,6 +156,8 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
     writer,
     emit,
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    // A test's own fetch sees every delivery; otherwise http:// ones take the leaner client (on Bun).
+    ...(options.fetch ? {} : { http: Http1Client.create() }),
     signingKey: () => keys.current,
     defaultTimeout: (options.defaultTimeout ?? 30) * 1000,
     maxConcurrency,
@@ -185,6 +192,8 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   try {
     server = await serve({ fetch: app.fetch, port: options.port ?? 8080, hostname: host, maxBodyBytes: maxBodyBytes * 10 + 1024 * 1024 });
     if (options.redis) {
+      // Loaded only when asked for: the Redis client is most of the broker's start-up time otherwise.
+      const { startRedisRest } = await import("./redis-rest.ts");
       redisRest = await startRedisRest({
         redisUrl: options.redis.url,
         host,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { flowControl, parsePublishHeaders } from "./publish-options.ts";
+import { flowControl, headersOf, parsePublishHeaders } from "./publish-options.ts";
 
 describe("parsePublishHeaders", () => {
   test("reads every option of the protocol", () => {
@@ -67,6 +67,36 @@ describe("parsePublishHeaders", () => {
       expect(() => parsePublishHeaders(new Headers(headers))).toThrow(message);
     });
   }
+});
+
+describe("headersOf (a /v2/batch item's headers)", () => {
+  const entries = (source: { forEach(callback: (value: string, name: string) => void): void }) => {
+    const out: [string, string][] = [];
+    source.forEach((value, name) => out.push([name, value]));
+    return out;
+  };
+
+  test("reads an object as new Headers(object) does", () => {
+    const objects: Record<string, unknown>[] = [
+      {},
+      { "Upstash-Forward-B": " 2 ", "content-type": "application/json", "Upstash-Method": "POST", "upstash-forward-a": "1" },
+      { "X-Same": "one", "x-same": "two", "x-num": 5, "x-tab": "\tv\t" },
+    ];
+    for (const object of objects) {
+      const headers = new Headers(object as Record<string, string>);
+      expect(entries(headersOf(object))).toEqual(entries(headers));
+      for (const name of ["content-type", "upstash-method", "x-same", "missing"]) expect(headersOf(object).get(name)).toBe(headers.get(name));
+      expect(parsePublishHeaders(headersOf(object))).toEqual(parsePublishHeaders(headers));
+    }
+  });
+
+  test("refuses what new Headers refuses", () => {
+    const objects: Record<string, string>[] = [{ "bad name": "x" }, { "x-a": "line\nbreak" }, { "x-a": "nul\0" }, { "x-a": "snow ☃" }];
+    for (const object of objects) {
+      expect(() => new Headers(object)).toThrow();
+      expect(() => headersOf(object)).toThrow(TypeError);
+    }
+  });
 });
 
 describe("flowControl", () => {

@@ -32,11 +32,48 @@ export interface PublishSpec {
   scheduleId?: string;
 }
 
+/** What {@link parsePublishHeaders} reads of a `Headers` (names lowercase, iterated in sorted order). */
+export interface HeaderSource {
+  get(name: string): string | null;
+  forEach(callback: (value: string, name: string) => void): void;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Leading and trailing HTTP whitespace, which `Headers` strips from values.
+const HTTP_SPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+// What no header value may hold: NUL, CR, LF, and anything that is not a byte.
+const BAD_VALUE = /[\0\r\n]|[^\0-\xff]/;
+
+/**
+ * The headers of a `/v2/batch` item (a JSON object), read as `new Headers(object)` would read them
+ * (names checked and lowercased, values stripped and checked, names differing only in case joined
+ * with ", ") but without building a `Headers` per item, which was a large part of a batch's cost.
+ */
+export function headersOf(record: Record<string, unknown> | undefined): HeaderSource {
+  const map = new Map<string, string>();
+  for (const name in record) {
+    const raw = record[name];
+    const value = String(raw).replace(HTTP_SPACE, "");
+    if (!TOKEN.test(name)) throw new TypeError(`invalid header name "${name}"`);
+    if (BAD_VALUE.test(value)) throw new TypeError(`invalid value for header "${name}"`);
+    const lower = name.toLowerCase();
+    const previous = map.get(lower);
+    map.set(lower, previous === undefined ? value : `${previous}, ${value}`);
+  }
+  return {
+    get: (name) => map.get(name) ?? null,
+    forEach(callback) {
+      const names = [...map.keys()].sort();
+      for (const name of names) callback(map.get(name)!, name);
+    },
+  };
+}
+
 /**
  * Reads the publish options of QStash request headers (§3 of the protocol). Every malformed value
  * is a 400 naming the header and the expected form; unknown `Upstash-*` headers are ignored.
  */
-export function parsePublishHeaders(headers: Headers): PublishSpec {
+export function parsePublishHeaders(headers: HeaderSource): PublishSpec {
   const header: Record<string, string[]> = {};
   const contentType = headers.get("content-type");
   if (contentType) header["Content-Type"] = [contentType];
@@ -166,7 +203,7 @@ function list(value: string | null): string[] {
 }
 
 function callbackOptions(
-  headers: Headers,
+  headers: HeaderSource,
   prefix: string,
   what: string,
   forward: Record<string, string[]>,

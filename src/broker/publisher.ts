@@ -53,7 +53,10 @@ export class Publisher {
       if (request.queueName !== undefined) checkName(request.queueName, "queue name");
       return this.resolve(request.destination);
     });
-    const keys = await Promise.all(requests.map((request) => dedupKey(request)));
+    // Only a content hash needs an await; most batches have no deduplication at all.
+    const keys = requests.some((request) => request.spec.contentBasedDeduplication && request.spec.deduplicationId === undefined)
+      ? await Promise.all(requests.map((request) => dedupKey(request)))
+      : requests.map((request) => idKey(request));
 
     // From here on nothing awaits until the commit, so dedup checks and staging see one state.
     const now = Date.now();
@@ -91,7 +94,7 @@ export class Publisher {
 
   /** The URLs a destination stands for: itself, or a URL group's endpoints. */
   resolve(destination: string): Target[] {
-    if (/^[a-z][a-z0-9+.-]*:/i.test(destination)) return [{ url: httpUrl(destination, "destination") }];
+    if (/^[a-z][a-z0-9+.-]*:/i.test(destination)) return [{ url: checkedUrl(destination) }];
     if (destination === "") throw badRequest("missing destination: publish to /v2/publish/<url or URL group name>");
     try {
       checkName(destination, "destination");
@@ -103,6 +106,17 @@ export class Publisher {
     if (topic.endpoints.length === 0) throw badRequest(`URL group "${destination}" has no endpoints`);
     return topic.endpoints.map((e) => ({ url: e.url, topicName: topic.name, ...(e.name ? { endpointName: e.name } : {}) }));
   }
+}
+
+const checkedUrls = new Set<string>();
+
+/** {@link httpUrl} for a destination, remembering the good ones: a producer uses a few URLs. */
+function checkedUrl(destination: string): string {
+  if (checkedUrls.has(destination)) return destination;
+  httpUrl(destination, "destination");
+  if (checkedUrls.size >= 1024) checkedUrls.clear();
+  checkedUrls.add(destination);
+  return destination;
 }
 
 function buildMessage(request: PublishRequest, target: Target, now: number): StoredMessage {
@@ -119,9 +133,15 @@ function buildMessage(request: PublishRequest, target: Target, now: number): Sto
 
 async function dedupKey(request: PublishRequest): Promise<string | undefined> {
   const { spec } = request;
-  if (spec.deduplicationId !== undefined) return `id:${request.destination}\n${spec.deduplicationId}`;
+  if (spec.deduplicationId !== undefined) return idKey(request);
   if (spec.contentBasedDeduplication) return `content:${await contentKey(request.destination, spec.template.header, request.body)}`;
   return undefined;
+}
+
+/** The key of an explicit `Upstash-Deduplication-Id`, if any. */
+function idKey(request: PublishRequest): string | undefined {
+  const { spec } = request;
+  return spec.deduplicationId === undefined ? undefined : `id:${request.destination}\n${spec.deduplicationId}`;
 }
 
 function markDeduplicated(result: PublishResult | PublishResult[]): PublishResult | PublishResult[] {

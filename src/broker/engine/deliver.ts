@@ -1,13 +1,16 @@
-import { signAttempt } from "../sign.ts";
+import { addHeader, headerMap } from "../headers.ts";
 import { parseRetryAfter } from "../retry-after.ts";
+import { signAttempt } from "../sign.ts";
 import type { StoredMessage } from "../types.ts";
+import { headerLines, type Http1Client, httpTarget, HttpTimeoutError } from "./http1.ts";
 
 /** The outcome of one delivery attempt. */
 export interface AttemptResult {
   ok: boolean;
   /** Undefined when no response came (connection error, timeout). */
   status?: number;
-  headers?: Headers;
+  /** The response's headers, Go-canonical; read only for a failure or a callback, so only set then. */
+  header?: Record<string, string[]>;
   body?: Uint8Array;
   error?: string;
   /** 489 with `Upstash-NonRetryable-Error: true`. */
@@ -22,12 +25,16 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 /** What one attempt needs besides the message. */
 export interface AttemptContext {
   fetch: FetchLike;
+  /** Carries `http://` deliveries instead of `fetch` when set (Bun, and no test `fetch` given). */
+  http: Http1Client | undefined;
   signingKey: string;
   /** ms, when the message sets no `Upstash-Timeout`. */
   defaultTimeout: number;
 }
 
 const NO_BODY = new Set(["GET", "HEAD"]);
+/** Headers the HTTP/1.1 framing owns: a message forwarding one of them is delivered with `fetch`. */
+const FRAMING = new Set(["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "expect", "te", "trailer"]);
 
 /**
  * Makes one delivery attempt (§4.1): the stored method, headers and body, signed over the exact
@@ -41,6 +48,54 @@ export async function attemptDelivery(
   retried: number,
   hash?: string,
 ): Promise<AttemptResult> {
+  const timeoutMs = message.timeout ? message.timeout * 1000 : context.defaultTimeout;
+  try {
+    const signature = signAttempt(context.signingKey, message.url, body, hash);
+    const target = context.http ? httpTarget(message.url) : undefined;
+    const forwarded = target ? forwardedLines(message) : undefined;
+    if (target && forwarded !== undefined) {
+      // The request head as fetch would send it: request line, Host, the message's headers, ours.
+      let head = `${message.method} ${target.path} HTTP/1.1\r\nHost: ${target.host}\r\n${forwarded}`;
+      head += `User-Agent: Upstash-QStash\r\nUpstash-Message-Id: ${message.messageId}\r\nUpstash-Retried: ${retried}\r\n`;
+      if (message.scheduleId) head += `Upstash-Schedule-Id: ${message.scheduleId}\r\n`;
+      if (message.topicName) head += `Upstash-Topic-Name: ${message.topicName}\r\n`;
+      if (message.callerIp) head += `Upstash-Caller-Ip: ${message.callerIp}\r\n`;
+      head += `Upstash-Signature: ${signature}\r\n`;
+      const sendsBody = !NO_BODY.has(message.method);
+      head += sendsBody ? `Content-Length: ${body.length}\r\n\r\n` : "\r\n";
+      const response = await context.http!.request(target, head, sendsBody ? body : undefined, message.method === "HEAD", timeoutMs);
+      let nonRetryable = "";
+      let retryAfter: string | null = null;
+      const lines = response.status < 200 || response.status >= 300 || message.callback ? headerLines(response.head) : [];
+      for (const [name, value] of lines) {
+        const lower = name.toLowerCase();
+        if (lower === "upstash-nonretryable-error") nonRetryable = value;
+        else if (lower === "retry-after") retryAfter = value;
+      }
+      return outcome(message, response.status, response.body, nonRetryable, retryAfter, () => {
+        const map: Record<string, string[]> = {};
+        for (const [name, value] of lines) addHeader(map, name, value);
+        return map;
+      });
+    }
+    return await attemptWithFetch(context, message, body, retried, signature, timeoutMs);
+  } catch (error) {
+    const reason = error instanceof HttpTimeoutError
+      ? `timed out after ${timeoutMs / 1000}s`
+      : error instanceof Error ? (error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message) : String(error);
+    return { ok: false, error: reason, nonRetryable: false };
+  }
+}
+
+/** The attempt through `fetch`: https, a test's fetch, runtimes without `Bun.connect`. */
+async function attemptWithFetch(
+  context: AttemptContext,
+  message: StoredMessage,
+  body: Uint8Array,
+  retried: number,
+  signature: string,
+  timeoutMs: number,
+): Promise<AttemptResult> {
   const headers: [string, string][] = [];
   for (const name in message.header) for (const value of message.header[name]!) headers.push([name, value]);
   headers.push(
@@ -51,12 +106,11 @@ export async function attemptDelivery(
   if (message.scheduleId) headers.push(["Upstash-Schedule-Id", message.scheduleId]);
   if (message.topicName) headers.push(["Upstash-Topic-Name", message.topicName]);
   if (message.callerIp) headers.push(["Upstash-Caller-Ip", message.callerIp]);
+  headers.push(["Upstash-Signature", signature]);
 
-  const timeoutMs = message.timeout ? message.timeout * 1000 : context.defaultTimeout;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
-    headers.push(["Upstash-Signature", signAttempt(context.signingKey, message.url, body, hash)]);
     const response = await context.fetch(message.url, {
       method: message.method,
       headers,
@@ -65,21 +119,48 @@ export async function attemptDelivery(
       redirect: "manual",
     });
     const responseBody = new Uint8Array(await response.arrayBuffer());
-    const ok = response.status >= 200 && response.status < 300;
-    const nonRetryable = response.status === 489 && response.headers.get("upstash-nonretryable-error")?.toLowerCase() === "true";
-    const result: AttemptResult = { ok, status: response.status, headers: response.headers, body: responseBody, nonRetryable };
-    if (!ok) {
-      result.error = `HTTP ${response.status}`;
-      const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
-      if (retryAfter !== undefined) result.retryAfter = retryAfter;
-    }
-    return result;
+    const { headers: responseHeaders } = response;
+    return outcome(
+      message, response.status, responseBody, responseHeaders.get("upstash-nonretryable-error") ?? "", responseHeaders.get("retry-after"),
+      () => headerMap(responseHeaders),
+    );
   } catch (error) {
-    const reason = controller.signal.aborted
-      ? `timed out after ${timeoutMs / 1000}s`
-      : error instanceof Error ? (error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message) : String(error);
-    return { ok: false, error: reason, nonRetryable: false };
+    if (controller.signal.aborted) throw new HttpTimeoutError(timeoutMs);
+    throw error;
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The message's headers as `Name: value\r\n` lines, or undefined when one of them is a header the
+ * HTTP/1.1 framing owns (such a message goes through fetch, which knows what to do with it).
+ */
+function forwardedLines(message: StoredMessage): string | undefined {
+  let lines = "";
+  for (const name in message.header) {
+    if (FRAMING.has(name.toLowerCase())) return undefined;
+    for (const value of message.header[name]!) lines += `${name}: ${value}\r\n`;
+  }
+  return lines;
+}
+
+/** The result of an attempt that got a response (§4.2). `header` builds the header map when needed. */
+function outcome(
+  message: StoredMessage,
+  status: number,
+  body: Uint8Array,
+  nonRetryable: string,
+  retryAfter: string | null,
+  header: () => Record<string, string[]>,
+): AttemptResult {
+  const ok = status >= 200 && status < 300;
+  const result: AttemptResult = { ok, status, body, nonRetryable: status === 489 && nonRetryable.toLowerCase() === "true" };
+  if (!ok || message.callback) result.header = header();
+  if (!ok) {
+    result.error = `HTTP ${status}`;
+    const ms = parseRetryAfter(retryAfter);
+    if (ms !== undefined) result.retryAfter = ms;
+  }
+  return result;
 }

@@ -1,6 +1,5 @@
 import { base64 } from "../../encoding.ts";
 import { makeEvent } from "../events.ts";
-import { headerMap } from "../headers.ts";
 import { ids } from "../ids.ts";
 import { DEFAULT_RETRIES } from "../publish-options.ts";
 import { defaultBackoff } from "../retry-after.ts";
@@ -10,6 +9,7 @@ import type { Store } from "../store/store.ts";
 import type { GroupWriter } from "../store/writer.ts";
 import type { BrokerEvent, CallbackOptions, FailedResponse, QueueRecord, StoredMessage } from "../types.ts";
 import { type AttemptResult, attemptDelivery, type FetchLike } from "./deliver.ts";
+import type { Http1Client } from "./http1.ts";
 import { Fifo } from "./fifo.ts";
 import { FlowState } from "./flow-control.ts";
 import { type HeapItem, TimerHeap } from "./heap.ts";
@@ -38,6 +38,8 @@ export interface EngineOptions {
   writer: GroupWriter;
   emit: (event: BrokerEvent) => void;
   fetch: FetchLike;
+  /** Carries `http://` deliveries instead of `fetch` when given; closed by {@link Engine.stop}. */
+  http?: Http1Client;
   signingKey: () => string;
   /** Per-attempt timeout in ms when a message sets none. */
   defaultTimeout: number;
@@ -243,20 +245,22 @@ export class Engine {
     if (queue) this.#pumpQueue(queue);
   }
 
-  /** Stops timers and waits up to `graceMs` for attempts in flight to settle. */
+  /** Stops timers, waits up to `graceMs` for attempts in flight to settle, closes idle connections. */
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const flow of this.flows.values()) if (flow.timer) clearTimeout(flow.timer);
-    if (this.#inFlight === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, graceMs);
-      this.#settled = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.#settled = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.#o.http?.close();
   }
 
   // internals: timing and gates
@@ -434,7 +438,7 @@ export class Engine {
     this.#inFlight++;
     entry.active = true;
     this.#o.emit(makeEvent(message, "ACTIVE", { retried: entry.retried }));
-    const context = { fetch: this.#o.fetch, signingKey: this.#o.signingKey(), defaultTimeout: this.#o.defaultTimeout };
+    const context = { fetch: this.#o.fetch, http: this.#o.http, signingKey: this.#o.signingKey(), defaultTimeout: this.#o.defaultTimeout };
     const hash = (entry.bodyHash ??= bodyHash(entry.body!));
     attemptDelivery(context, message, entry.body!, entry.retried, hash).then(
       (result) => this.#settle(entry, message, result),
@@ -470,7 +474,7 @@ export class Engine {
     const toResponse = (): FailedResponse => {
       const response: FailedResponse = { body: responseBody };
       if (result.status !== undefined) response.status = result.status;
-      if (result.headers) response.header = headerMap(result.headers);
+      if (result.header) response.header = result.header;
       if (result.error) response.error = result.error;
       return response;
     };

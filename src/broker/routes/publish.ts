@@ -2,7 +2,7 @@ import type { Hono } from "hono";
 import type { BrokerCore } from "../core.ts";
 import { badRequest } from "../errors.ts";
 import { rawRest, readBody, readJson } from "../http.ts";
-import { parsePublishHeaders } from "../publish-options.ts";
+import { headersOf, parsePublishHeaders } from "../publish-options.ts";
 import type { PublishRequest } from "../publisher.ts";
 
 /** `POST /v2/publish/{destination}`, `POST /v2/enqueue/{queue}/{destination}`, `POST /v2/batch`. */
@@ -43,7 +43,8 @@ export function publishRoutes(app: Hono, core: BrokerCore): void {
       if (queue !== undefined && queue !== null && typeof queue !== "string") throw badRequest(`batch item ${index}: "queue" must be a string`);
       let spec;
       try {
-        spec = parsePublishHeaders(new Headers(headers as Record<string, string> | undefined));
+        // An array of [name, value] pairs is a header list `Headers` reads too.
+        spec = parsePublishHeaders(Array.isArray(headers) ? new Headers(headers) : headersOf(headers as Record<string, unknown> | undefined));
       } catch (error) {
         throw badRequest(`batch item ${index}: ${(error as Error).message}`);
       }

@@ -1,0 +1,166 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { createServer, type Server } from "node:net";
+import { headerLines, Http1Client, httpTarget, HttpTimeoutError } from "../../src/broker/engine/http1.ts";
+
+// The broker's HTTP/1.1 delivery client against a raw TCP server that answers exactly what each
+// test writes, so framing the usual servers never produce (chunked bodies split anywhere, bodies
+// ended by a close, 100 Continue, a keep-alive connection closed under the client) is covered.
+
+const client = Http1Client.create()!;
+const servers: Server[] = [];
+afterAll(() => {
+  client.close();
+  for (const server of servers) server.close();
+});
+
+/** A TCP server; `answer` gets each request's raw text (head and body) and the socket to reply on. */
+async function rawServer(answer: (request: string, socket: import("node:net").Socket) => void): Promise<string> {
+  const server = createServer((socket) => {
+    let text = "";
+    socket.on("data", (chunk) => {
+      text += chunk.toString("latin1");
+      const end = text.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const length = Number(/\r\ncontent-length: (\d+)/i.exec(text.slice(0, end))?.[1] ?? 0);
+      if (text.length < end + 4 + length) return;
+      const request = text.slice(0, end + 4 + length);
+      text = text.slice(end + 4 + length);
+      answer(request, socket);
+    });
+    socket.on("error", () => {});
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address() as { port: number };
+  return `http://127.0.0.1:${address.port}`;
+}
+
+const send = (url: string, body = "hi", method = "POST", timeoutMs = 2000) => {
+  const target = httpTarget(url)!;
+  const head = `${method} ${target.path} HTTP/1.1\r\nHost: ${target.host}\r\nContent-Length: ${body.length}\r\n\r\n`;
+  return client.request(target, head, new TextEncoder().encode(body), method === "HEAD", timeoutMs);
+};
+const text = (body: Uint8Array) => new TextDecoder().decode(body);
+
+describe("Http1Client", () => {
+  test("reads a Content-Length response and reuses the connection", async () => {
+    const connections = new Set<unknown>();
+    const url = await rawServer((_, socket) => {
+      connections.add(socket);
+      socket.write("HTTP/1.1 201 Created\r\nX-One: 1\r\nContent-Length: 5\r\n\r\nhello");
+    });
+    for (let i = 0; i < 3; i++) {
+      const response = await send(`${url}/a?b=c`);
+      expect(response.status).toBe(201);
+      expect(text(response.body)).toBe("hello");
+      expect(headerLines(response.head)).toEqual([["X-One", "1"], ["Content-Length", "5"]]);
+    }
+    expect(connections.size).toBe(1);
+  });
+
+  test("sends the request line, headers and body as given", async () => {
+    let seen = "";
+    const url = await rawServer((request, socket) => {
+      seen = request;
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    });
+    await send(`${url}/path%20x?q=1`, "the body");
+    expect(seen).toStartWith("POST /path%20x?q=1 HTTP/1.1\r\nHost: 127.0.0.1:");
+    expect(seen).toEndWith("\r\nContent-Length: 8\r\n\r\nthe body");
+  });
+
+  test("decodes a chunked body split across packets, and skips 100 Continue", async () => {
+    const url = await rawServer((_, socket) => {
+      const parts = ["HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", "lo\r\n6;ext=1\r\n world\r\n0\r\n", "X-Trailer: t\r\n\r\n"];
+      parts.forEach((part, i) => setTimeout(() => socket.write(part), i * 20));
+    });
+    const response = await send(url);
+    expect(response.status).toBe(500);
+    expect(text(response.body)).toBe("hello world");
+  });
+
+  test("reads a Content-Length body arriving in many packets, the head split too", async () => {
+    const body = "0123456789".repeat(200_000);
+    const url = await rawServer((_, socket) => {
+      const response = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      socket.write(response.slice(0, 20));
+      setTimeout(() => {
+        for (let at = 20; at < response.length; at += 64 * 1024) socket.write(response.slice(at, at + 64 * 1024));
+      }, 10);
+    });
+    const response = await send(url);
+    expect(response.body.length).toBe(body.length);
+    expect(text(response.body)).toBe(body);
+  });
+
+  test("reads a body ended by the server closing, then opens a new connection", async () => {
+    let count = 0;
+    const url = await rawServer((_, socket) => {
+      socket.end(`HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nreply ${++count}`);
+    });
+    expect(text((await send(url)).body)).toBe("reply 1");
+    expect(text((await send(url)).body)).toBe("reply 2");
+  });
+
+  test("a HEAD response has no body whatever its Content-Length", async () => {
+    const url = await rawServer((_, socket) => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"));
+    const response = await send(url, "", "HEAD");
+    expect(response.status).toBe(200);
+    expect(response.body.length).toBe(0);
+  });
+
+  test("a keep-alive connection the server closed meanwhile is replaced transparently", async () => {
+    let requests = 0;
+    const url = await rawServer((_, socket) => {
+      requests++;
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      // Closes the idle connection right after answering, as a server's idle timeout would.
+      setTimeout(() => socket.destroy(), 5);
+    });
+    expect((await send(url)).status).toBe(200);
+    await Bun.sleep(30);
+    expect((await send(url)).status).toBe(200);
+    expect(requests).toBe(2);
+  });
+
+  test("a reused connection closed before any answer: the request is sent again on a new one", async () => {
+    const served = new WeakMap<object, number>();
+    let requests = 0;
+    const url = await rawServer((_, socket) => {
+      requests++;
+      const n = (served.get(socket) ?? 0) + 1;
+      served.set(socket, n);
+      if (n === 2) socket.destroy(); // the race a keep-alive timeout makes
+      else socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+    expect((await send(url)).status).toBe(200);
+    expect((await send(url)).status).toBe(200);
+    expect(requests).toBe(3);
+  });
+
+  test("a large body is written whole (partial writes resume on drain)", async () => {
+    let received = 0;
+    const url = await rawServer((request, socket) => {
+      received = request.length - request.indexOf("\r\n\r\n") - 4;
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    });
+    const big = "x".repeat(8 * 1024 * 1024);
+    expect((await send(url, big)).status).toBe(200);
+    expect(received).toBe(big.length);
+  });
+
+  test("times out, and fails a refused connection", async () => {
+    const url = await rawServer(() => {}); // never answers
+    const error = await send(url, "x", "POST", 100).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HttpTimeoutError);
+    const refused = await send("http://127.0.0.1:1/").catch((e: unknown) => e);
+    expect(String(refused)).toMatch(/ECONNREFUSED|connect/i);
+  });
+
+  test("only plain http:// URLs are targets", () => {
+    expect(httpTarget("https://example.com/")).toBeUndefined();
+    expect(httpTarget("http://user:pw@example.com/")).toBeUndefined();
+    expect(httpTarget("http://[::1]:8080/x")).toMatchObject({ hostname: "::1", port: 8080, host: "[::1]:8080", path: "/x" });
+    expect(httpTarget("http://example.com")).toMatchObject({ hostname: "example.com", port: 80, path: "/" });
+  });
+});
