@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: runs every benchmark in `bench/` that exists, one after another, each in its own
  * process group bounded in time, and prints ONE markdown document (machine, date, command, each
- * benchmark's table, and the targets of issues 3–6 with met/missed), also written to
- * `bench/RESULTS.md` (or `--out <file>`).
+ * benchmark's table, the targets of issues 3–6 with met/missed, and the hand-written optimization
+ * log `bench/CHANGES.md`), also written to `bench/RESULTS.md` (or `--out <file>`).
  *
  *   npm run bench [-- --quick] [-- --only e2e,broker] [-- --out /tmp/RESULTS.md]
  *
@@ -246,6 +246,10 @@ for (const o of outcomes) {
   doc.push(o.markdown.replace(/^#{1,3} /gm, "### ") || "(no output)", "");
 }
 doc.push("## Targets", "", targetTable(outcomes), "");
+// The optimization log is written by hand (what was changed for a missed target, and what it bought);
+// it is carried into every generated RESULTS.md so the numbers and their history stay together.
+const changes = join(BENCH_DIR, "CHANGES.md");
+if (existsSync(changes)) doc.push(readFileSync(changes, "utf8").trim().replace(/^(#+) /gm, "#$1 "), "");
 const text = doc.join("\n");
 console.log(text);
 writeFileSync(out, text);
