@@ -6,39 +6,28 @@ import * as v from "valibot";
 import { createClient } from "./client.ts";
 import { JobInputError } from "./errors.ts";
 import { defineJob } from "./job.ts";
+import { type RecordedRequest, type RecordingServer, recordingServer } from "../test/helpers/recording-server.ts";
 
-interface Seen {
-  method: string;
-  path: string;
-  headers: Headers;
-  body: string;
-}
-const seen: Seen[] = [];
-let server: ReturnType<typeof Bun.serve>;
+const seen: RecordedRequest[] = [];
+let server: RecordingServer;
 let baseUrl: string;
 
 beforeAll(() => {
-  server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    async fetch(req) {
-      const url = new URL(req.url);
-      // The raw target keeps the destination's `//`, as a QStash broker reads it.
-      const path = req.url.slice(url.origin.length);
-      seen.push({ method: req.method, path, headers: req.headers, body: await req.text() });
-      if (path.startsWith("/v2/batch")) {
-        const items = JSON.parse(seen.at(-1)!.body) as unknown[];
-        return Response.json(items.map((_, i) => ({ messageId: `msg_b${i}`, url: "x" })), { status: 201 });
-      }
-      if (path.startsWith("/v2/schedules/")) return Response.json({ scheduleId: "scd_1" });
-      if (req.method === "DELETE") return Response.json({ cancelled: 1 });
-      const dedup = req.headers.get("upstash-deduplication-id") === "seen-before";
-      return Response.json({ messageId: "msg_1", url: "x", ...(dedup ? { deduplicated: true } : {}) }, { status: dedup ? 202 : 201 });
-    },
+  server = recordingServer((request) => {
+    seen.push(request);
+    const { path } = request;
+    if (path.startsWith("/v2/batch")) {
+      const items = JSON.parse(request.body) as unknown[];
+      return Response.json(items.map((_, i) => ({ messageId: `msg_b${i}`, url: "x" })), { status: 201 });
+    }
+    if (path.startsWith("/v2/schedules/")) return Response.json({ scheduleId: "scd_1" });
+    if (request.method === "DELETE") return Response.json({ cancelled: 1 });
+    const dedup = request.headers.get("upstash-deduplication-id") === "seen-before";
+    return Response.json({ messageId: "msg_1", url: "x", ...(dedup ? { deduplicated: true } : {}) }, { status: dedup ? 202 : 201 });
   });
-  baseUrl = `http://127.0.0.1:${server.port}`;
+  baseUrl = server.url;
 });
-afterAll(() => server.stop(true));
+afterAll(() => server.stop());
 
 const welcome = defineJob({
   name: "send-welcome-email",

@@ -16,6 +16,7 @@ import {
   IDEMPOTENCY_HEADER,
   MAX_ATTEMPTS_HEADER,
 } from "../../src/index.ts";
+import { type RecordingServer, recordingServer } from "../helpers/recording-server.ts";
 
 interface Recorded {
   method: string;
@@ -28,32 +29,26 @@ interface Recorded {
 const TRANSPORT_HEADERS = new Set(["host", "connection", "content-length", "user-agent", "accept", "accept-encoding"]);
 
 let recorded: Recorded[] = [];
-let server: ReturnType<typeof Bun.serve>;
+let server: RecordingServer;
 let baseUrl: string;
 
 beforeAll(() => {
-  server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    async fetch(req) {
-      const url = new URL(req.url);
-      const path = req.url.slice(url.origin.length);
-      const headers: Record<string, string> = {};
-      req.headers.forEach((value, name) => {
-        if (!TRANSPORT_HEADERS.has(name) && !name.startsWith("upstash-telemetry-")) headers[name] = value;
-      });
-      const body = await req.text();
-      recorded.push({ method: req.method, path, body, headers });
-      if (path === "/v2/batch") return Response.json((JSON.parse(body) as unknown[]).map((_, i) => ({ messageId: `msg_${i}` })), { status: 201 });
-      if (path.startsWith("/v2/schedules/") && req.method === "POST") return Response.json({ scheduleId: "scd_1" });
-      if (req.method === "DELETE") return new Response(null, { status: 200 });
-      if (req.headers.get("upstash-deduplication-id") === "fail-412") return Response.json({ error: "bad retries" }, { status: 412 });
-      return Response.json({ messageId: "msg_1" }, { status: 201 });
-    },
+  server = recordingServer((request) => {
+    const { method, path, body } = request;
+    const headers: Record<string, string> = {};
+    request.headers.forEach((value, name) => {
+      if (!TRANSPORT_HEADERS.has(name) && !name.startsWith("upstash-telemetry-")) headers[name] = value;
+    });
+    recorded.push({ method, path, body, headers });
+    if (path === "/v2/batch") return Response.json((JSON.parse(body) as unknown[]).map((_, i) => ({ messageId: `msg_${i}` })), { status: 201 });
+    if (path.startsWith("/v2/schedules/") && method === "POST") return Response.json({ scheduleId: "scd_1" });
+    if (method === "DELETE") return new Response(null, { status: 200 });
+    if (request.headers.get("upstash-deduplication-id") === "fail-412") return Response.json({ error: "bad retries" }, { status: 412 });
+    return Response.json({ messageId: "msg_1" }, { status: 201 });
   });
-  baseUrl = `http://127.0.0.1:${server.port}`;
+  baseUrl = server.url;
 });
-afterAll(() => server.stop(true));
+afterAll(() => server.stop());
 
 const workerUrl = "http://127.0.0.1:3000/jobs";
 const jobwire = () => createClient({ workerUrl, baseUrl, token: "tok", retry: false });
