@@ -1,5 +1,11 @@
 import type { Context } from "hono";
 import { ApiError, badRequest } from "./errors.ts";
+import type { ServeEnv } from "./server.ts";
+
+/** The IP address the request came from, when the server tells (`Upstash-Caller-Ip` of its messages). */
+export function callerIp(c: Context): string | undefined {
+  return (c.env as ServeEnv | undefined)?.callerIp;
+}
 
 /**
  * The raw request target after `prefix`, query string included: the destination of a publish is

@@ -116,7 +116,7 @@ export class Schedules {
     const now = Date.now();
     row.lastTime = now;
     this.#writer.write(() => this.#store.scheduleFired(id, now));
-    const { template, delay, destination } = row.data;
+    const { template, delay, destination, callerIp } = row.data;
     this.#publisher
       .publish([
         {
@@ -125,6 +125,7 @@ export class Schedules {
           body: row.body,
           scheduleId: id,
           ...(template.queueName ? { queueName: template.queueName } : {}),
+          ...(callerIp ? { callerIp } : {}),
         },
       ])
       .catch(this.#onError);

@@ -6,9 +6,15 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** What the server knows of a request besides the request itself; the app reads it as `c.env`. */
+export interface ServeEnv {
+  /** The peer's IP address (an IPv4-mapped IPv6 address as plain IPv4). */
+  callerIp?: string;
+}
+
 /** What to serve and where. */
 export interface ServeOptions {
-  fetch: (request: Request) => Response | Promise<Response>;
+  fetch: (request: Request, env: ServeEnv) => Response | Promise<Response>;
   port: number;
   hostname: string;
   /** Largest request body the server itself accepts (the app enforces its own limits below it). */
@@ -45,7 +51,7 @@ function serveBun(bun: typeof import("bun"), options: ServeOptions): RunningServ
     hostname: options.hostname,
     maxRequestBodySize: options.maxBodyBytes,
     idleTimeout: 0,
-    fetch: options.fetch,
+    fetch: (request, server) => options.fetch(request, peer(server.requestIP(request)?.address)),
   });
   return { port: server.port ?? options.port, close: async () => void (await server.stop(true)) };
 }
@@ -53,12 +59,14 @@ function serveBun(bun: typeof import("bun"), options: ServeOptions): RunningServ
 interface DenoLike {
   serve(
     options: { port: number; hostname: string; onListen?: (addr: { port: number }) => void },
-    handler: (request: Request) => Response | Promise<Response>,
+    handler: (request: Request, info: { remoteAddr?: { hostname?: string } }) => Response | Promise<Response>,
   ): { addr: { port: number }; shutdown(): Promise<void> };
 }
 
 async function serveDeno(deno: DenoLike, options: ServeOptions): Promise<RunningServer> {
-  const server = deno.serve({ port: options.port, hostname: options.hostname, onListen: () => {} }, options.fetch);
+  const server = deno.serve({ port: options.port, hostname: options.hostname, onListen: () => {} }, (request, info) =>
+    options.fetch(request, peer(info?.remoteAddr?.hostname)),
+  );
   return { port: server.addr.port, close: () => server.shutdown() };
 }
 
@@ -79,7 +87,7 @@ async function serveNode(options: ServeOptions): Promise<RunningServer> {
         headers,
         body: hasBody ? Buffer.concat(chunks) : undefined,
       });
-      const response = await options.fetch(request);
+      const response = await options.fetch(request, peer(req.socket.remoteAddress));
       res.writeHead(response.status, Object.fromEntries(response.headers));
       res.end(Buffer.from(await response.arrayBuffer()));
     } catch (error) {
@@ -100,4 +108,10 @@ async function serveNode(options: ServeOptions): Promise<RunningServer> {
         server.closeIdleConnections?.();
       }),
   };
+}
+
+/** The {@link ServeEnv} of a request from `address`. */
+function peer(address: string | undefined): ServeEnv {
+  if (!address) return {};
+  return { callerIp: address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address };
 }

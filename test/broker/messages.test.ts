@@ -104,6 +104,31 @@ describe("events", () => {
     await broker.api(`/v2/messages/${id}`, { method: "DELETE" });
   });
 
+  test("Upstash-Caller-Ip: the publisher's address is delivered, shown and filterable (publish, enqueue, batch)", async () => {
+    const id = await publish("/caller", { "upstash-delay": "1s" });
+    const message = (await (await broker.api(`/v2/messages/${id}`)).json()) as { callerIp?: string };
+    expect(message.callerIp).toBe("127.0.0.1");
+    const enqueued = await broker.api(`/v2/enqueue/caller-queue/${dest.url}/caller-enqueued`, { method: "POST", body: "e" });
+    expect(enqueued.status).toBe(201);
+    const batch = await broker.api("/v2/batch", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify([{ destination: `${dest.url}/caller-batch`, body: "b" }]),
+    });
+    expect(batch.status).toBe(201);
+    for (const path of ["/caller", "/caller-enqueued", "/caller-batch"]) {
+      const got = await waitUntil(() => dest.received.find((r) => r.path === path), 3000);
+      expect(got.headers.get("upstash-caller-ip")).toBe("127.0.0.1");
+    }
+    // A bulk cancel filters on it.
+    const other = await publish("/caller-filtered", { "upstash-delay": "1h" });
+    const cancel = async (query: string) =>
+      ((await (await broker.api(`/v2/messages?${query}`, { method: "DELETE" })).json()) as { cancelled: number }).cancelled;
+    expect(await cancel(`callerIp=10.9.9.9&url=${encodeURIComponent(`${dest.url}/caller-filtered`)}`)).toBe(0);
+    expect(await cancel(`callerIp=127.0.0.1&url=${encodeURIComponent(`${dest.url}/caller-filtered`)}`)).toBe(1);
+    expect((await broker.api(`/v2/messages/${other}`)).status).toBe(404);
+  });
+
   test("redacted fields are hidden in the API and delivered unchanged", async () => {
     const id = await publish(
       "/redacted",

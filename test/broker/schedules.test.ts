@@ -32,6 +32,8 @@ test("a 6-field cron fires every second with the schedule's body, headers and id
   expect(tick.body).toBe('{"tick":true}');
   expect(tick.headers.get("upstash-schedule-id")).toBe(id);
   expect(tick.headers.get("x-from")).toBe("cron");
+  // The schedule's creator, as QStash tells: every firing carries it.
+  expect(tick.headers.get("upstash-caller-ip")).toBe("127.0.0.1");
   const messageId = tick.headers.get("upstash-message-id")!;
   const created = broker.events.find((e) => e.messageId === messageId && e.state === "CREATED")!;
   expect(created).toMatchObject({ scheduleId: id, queueName: "cron-queue" });

@@ -1,7 +1,7 @@
 import type { Hono } from "hono";
 import type { BrokerCore } from "../core.ts";
 import { badRequest } from "../errors.ts";
-import { rawRest, readBody, readJson } from "../http.ts";
+import { callerIp, rawRest, readBody, readJson } from "../http.ts";
 import { headersOf, parsePublishHeaders } from "../publish-options.ts";
 import type { PublishRequest } from "../publisher.ts";
 
@@ -11,7 +11,7 @@ export function publishRoutes(app: Hono, core: BrokerCore): void {
     const destination = rawRest(c, "/v2/publish/");
     const spec = parsePublishHeaders(c.req.raw.headers);
     const body = await readBody(c, core.maxBodyBytes);
-    const [outcome] = await core.publisher.publish([{ destination, spec, body }]);
+    const [outcome] = await core.publisher.publish([withCaller({ destination, spec, body }, callerIp(c))]);
     return c.json(outcome!.result, outcome!.status);
   });
 
@@ -23,7 +23,7 @@ export function publishRoutes(app: Hono, core: BrokerCore): void {
     const destination = rest.slice(slash + 1);
     const spec = parsePublishHeaders(c.req.raw.headers);
     const body = await readBody(c, core.maxBodyBytes);
-    const [outcome] = await core.publisher.publish([{ destination, spec, body, queueName }]);
+    const [outcome] = await core.publisher.publish([withCaller({ destination, spec, body, queueName }, callerIp(c))]);
     return c.json(outcome!.result, outcome!.status);
   });
 
@@ -32,6 +32,7 @@ export function publishRoutes(app: Hono, core: BrokerCore): void {
     const json = await readJson(c, core.maxBodyBytes * 10);
     if (!Array.isArray(json)) throw badRequest("expected a JSON array of {destination, headers, body, queue}");
     const encoder = new TextEncoder();
+    const caller = callerIp(c);
     const requests: PublishRequest[] = json.map((item: unknown, index) => {
       if (typeof item !== "object" || item === null) throw badRequest(`batch item ${index}: expected an object`);
       const { destination, headers, body, queue } = item as Record<string, unknown>;
@@ -48,11 +49,16 @@ export function publishRoutes(app: Hono, core: BrokerCore): void {
       } catch (error) {
         throw badRequest(`batch item ${index}: ${(error as Error).message}`);
       }
-      const request: PublishRequest = { destination, spec, body: encoder.encode(body ?? "") };
+      const request: PublishRequest = withCaller({ destination, spec, body: encoder.encode(body ?? "") }, caller);
       if (queue) request.queueName = queue;
       return request;
     });
     const outcomes = await core.publisher.publish(requests);
     return c.json(outcomes.map((o) => o.result), 201);
   });
+}
+
+function withCaller(request: PublishRequest, ip: string | undefined): PublishRequest {
+  if (ip) request.callerIp = ip;
+  return request;
 }

@@ -1,7 +1,7 @@
 import type { Context, Hono } from "hono";
 import type { BrokerCore } from "../core.ts";
 import { badRequest, notFound } from "../errors.ts";
-import { rawRest, readBody } from "../http.ts";
+import { callerIp, rawRest, readBody } from "../http.ts";
 import { ids } from "../ids.ts";
 import { parsePublishHeaders } from "../publish-options.ts";
 import { parseCron } from "../schedules.ts";
@@ -28,9 +28,10 @@ export function scheduleRoutes(app: Hono, core: BrokerCore): void {
     const body = await readBody(c, core.maxBodyBytes);
     const scheduleId = spec.scheduleId ?? ids.schedule();
     const template = { ...spec.template, ...(spec.queueName ? { queueName: spec.queueName } : {}) };
+    const caller = callerIp(c);
     await core.schedules.upsert({
       id: scheduleId,
-      data: { cron: spec.cron, destination: rest, template, ...(spec.delay ? { delay: spec.delay } : {}) },
+      data: { cron: spec.cron, destination: rest, template, ...(spec.delay ? { delay: spec.delay } : {}), ...(caller ? { callerIp: caller } : {}) },
       body,
       paused: false,
       createdAt: Date.now(),

@@ -49,6 +49,8 @@ export interface ScheduleData {
   template: Omit<StoredMessage, "messageId" | "url" | "notBefore" | "createdAt">;
   /** Seconds added to each firing. */
   delay?: number;
+  /** Who created the schedule: the `Upstash-Caller-Ip` of the messages it publishes. */
+  callerIp?: string;
 }
 
 const bytes = (value: SqlValue | undefined): Uint8Array =>

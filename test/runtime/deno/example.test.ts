@@ -75,3 +75,20 @@ test("`deno task serve` (deno serve app.ts, the Deno Deploy form) serves the sam
     await stopAll([served]);
   }
 }, 30_000);
+
+test("jobwire dev in Deno records the publisher's address (Upstash-Caller-Ip) from Deno.serve", async () => {
+  const broker = await denoBroker();
+  try {
+    const published = await fetch(`${broker.url}/v2/publish/http://127.0.0.1:9/never`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${broker.token}`, "upstash-delay": "1h" },
+      body: "x",
+    });
+    expect(published.status).toBe(201);
+    const { messageId } = (await published.json()) as { messageId: string };
+    const message = await fetch(`${broker.url}/v2/messages/${messageId}`, { headers: { authorization: `Bearer ${broker.token}` } });
+    expect(((await message.json()) as { callerIp?: string }).callerIp).toBe("127.0.0.1");
+  } finally {
+    await broker.close();
+  }
+}, 30_000);
