@@ -73,9 +73,20 @@ async function serveDeno(deno: DenoLike, options: ServeOptions): Promise<Running
 async function serveNode(options: ServeOptions): Promise<RunningServer> {
   const http = await import("node:http");
   const server = http.createServer(async (req, res) => {
+    const tooLarge = () => {
+      // Answered without reading the rest; the connection closes after it.
+      res.writeHead(413, { "content-type": "application/json", connection: "close" });
+      res.end(JSON.stringify({ error: `request body is over the server's limit of ${options.maxBodyBytes} bytes` }));
+    };
     try {
+      if (Number(req.headers["content-length"] ?? 0) > options.maxBodyBytes) return tooLarge();
       const chunks: Uint8Array[] = [];
-      for await (const chunk of req) chunks.push(chunk as Uint8Array);
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Uint8Array).length;
+        if (size > options.maxBodyBytes) return tooLarge();
+        chunks.push(chunk as Uint8Array);
+      }
       const headers = new Headers();
       for (const [name, value] of Object.entries(req.headers)) {
         if (Array.isArray(value)) for (const v of value) headers.append(name, v);
