@@ -51,16 +51,12 @@ export async function attemptDelivery(
   const timeoutMs = message.timeout ? message.timeout * 1000 : context.defaultTimeout;
   try {
     const signature = signAttempt(context.signingKey, message.url, body, hash);
-    const target = context.http ? httpTarget(message.url) : undefined;
-    const forwarded = target ? forwardedLines(message) : undefined;
-    if (target && forwarded !== undefined) {
-      // The request head as fetch would send it: request line, Host, the message's headers, ours.
-      let head = `${message.method} ${target.path} HTTP/1.1\r\nHost: ${target.host}\r\n${forwarded}`;
-      head += `User-Agent: Upstash-QStash\r\nUpstash-Message-Id: ${message.messageId}\r\nUpstash-Retried: ${retried}\r\n`;
-      if (message.scheduleId) head += `Upstash-Schedule-Id: ${message.scheduleId}\r\n`;
-      if (message.topicName) head += `Upstash-Topic-Name: ${message.topicName}\r\n`;
-      if (message.callerIp) head += `Upstash-Caller-Ip: ${message.callerIp}\r\n`;
-      head += `Upstash-Signature: ${signature}\r\n`;
+    const headers = deliveryHeaders(message, retried, signature);
+    const target = context.http && !forwardsFraming(message) ? httpTarget(message.url) : undefined;
+    if (target) {
+      // The request head as fetch would send it: request line, Host, the same headers, the length.
+      let head = `${message.method} ${target.path} HTTP/1.1\r\nHost: ${target.host}\r\n`;
+      for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
       const sendsBody = !NO_BODY.has(message.method);
       head += sendsBody ? `Content-Length: ${body.length}\r\n\r\n` : "\r\n";
       const response = await context.http!.request(target, head, sendsBody ? body : undefined, message.method === "HEAD", timeoutMs);
@@ -78,7 +74,7 @@ export async function attemptDelivery(
         return map;
       });
     }
-    return await attemptWithFetch(context, message, body, retried, signature, timeoutMs);
+    return await attemptWithFetch(context, message, body, headers, timeoutMs);
   } catch (error) {
     const reason = error instanceof HttpTimeoutError
       ? `timed out after ${timeoutMs / 1000}s`
@@ -92,22 +88,9 @@ async function attemptWithFetch(
   context: AttemptContext,
   message: StoredMessage,
   body: Uint8Array,
-  retried: number,
-  signature: string,
+  headers: [string, string][],
   timeoutMs: number,
 ): Promise<AttemptResult> {
-  const headers: [string, string][] = [];
-  for (const name in message.header) for (const value of message.header[name]!) headers.push([name, value]);
-  headers.push(
-    ["User-Agent", "Upstash-QStash"],
-    ["Upstash-Message-Id", message.messageId],
-    ["Upstash-Retried", String(retried)],
-  );
-  if (message.scheduleId) headers.push(["Upstash-Schedule-Id", message.scheduleId]);
-  if (message.topicName) headers.push(["Upstash-Topic-Name", message.topicName]);
-  if (message.callerIp) headers.push(["Upstash-Caller-Ip", message.callerIp]);
-  headers.push(["Upstash-Signature", signature]);
-
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
@@ -132,17 +115,22 @@ async function attemptWithFetch(
   }
 }
 
-/**
- * The message's headers as `Name: value\r\n` lines, or undefined when one of them is a header the
- * HTTP/1.1 framing owns (such a message goes through fetch, which knows what to do with it).
- */
-function forwardedLines(message: StoredMessage): string | undefined {
-  let lines = "";
-  for (const name in message.header) {
-    if (FRAMING.has(name.toLowerCase())) return undefined;
-    for (const value of message.header[name]!) lines += `${name}: ${value}\r\n`;
-  }
-  return lines;
+/** The headers of an attempt (§4.1): the message's own, then the broker's, the signature last. */
+function deliveryHeaders(message: StoredMessage, retried: number, signature: string): [string, string][] {
+  const headers: [string, string][] = [];
+  for (const name in message.header) for (const value of message.header[name]!) headers.push([name, value]);
+  headers.push(["User-Agent", "Upstash-QStash"], ["Upstash-Message-Id", message.messageId], ["Upstash-Retried", String(retried)]);
+  if (message.scheduleId) headers.push(["Upstash-Schedule-Id", message.scheduleId]);
+  if (message.topicName) headers.push(["Upstash-Topic-Name", message.topicName]);
+  if (message.callerIp) headers.push(["Upstash-Caller-Ip", message.callerIp]);
+  headers.push(["Upstash-Signature", signature]);
+  return headers;
+}
+
+/** Whether the message forwards a header the HTTP/1.1 framing owns (it then goes through fetch). */
+function forwardsFraming(message: StoredMessage): boolean {
+  for (const name in message.header) if (FRAMING.has(name.toLowerCase())) return true;
+  return false;
 }
 
 /** The result of an attempt that got a response (§4.2). `header` builds the header map when needed. */
