@@ -7,12 +7,16 @@
  */
 import { signDelivery } from "../../src/signing.ts";
 
+const encoder = new TextEncoder();
+
 /** QStash's development signing keys (also `jobwire dev`'s). */
 export const DEV_KEYS = { current: "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r", next: "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs" } as const;
 
 export interface Signed {
   body: string;
   signature: string;
+  /** The body's length in bytes, as `Content-Length` declares it (counted here, not per request). */
+  contentLength: string;
 }
 
 /** `{"id":i,"email":"user-i@example.com"}`: what one bench job takes. */
@@ -25,7 +29,8 @@ export async function signPool(url: string, size: number, ttl = 600): Promise<Si
   const pool: Signed[] = [];
   for (let i = 0; i < size; i++) {
     const body = benchBody(i);
-    pool.push({ body, signature: await signDelivery(DEV_KEYS.current, { url, body, ttl }) });
+    const contentLength = String(encoder.encode(body).byteLength);
+    pool.push({ body, signature: await signDelivery(DEV_KEYS.current, { url, body, ttl }), contentLength });
   }
   return pool;
 }
@@ -35,15 +40,13 @@ export function messageIds(tag: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `msg_${tag}_${i}`);
 }
 
-const encoder = new TextEncoder();
-
 /** A fresh POST, as the broker sends it (QStash and `jobwire dev` both declare the body's length). */
 export function deliveryRequest(url: string, signed: Signed, messageId: string): Request {
   return new Request(url, {
     method: "POST",
     headers: {
       "content-type": "application/json",
-      "content-length": String(encoder.encode(signed.body).byteLength),
+      "content-length": signed.contentLength,
       "user-agent": "Upstash-QStash",
       "upstash-message-id": messageId,
       "upstash-retried": "0",
