@@ -15,6 +15,10 @@
  *                claim checks, no validation. No route that verifies with Web Crypto can beat it;
  *                jobwire hashes inputs up to 2 KB synchronously in JavaScript (`src/sha256.ts`), which
  *                on Bun costs less than the two asynchronous Web Crypto calls.
+ *  - verifier:   for scale, not a target: a `new Hono()` route that reads the body and runs jobwire's
+ *                own verifier (`createVerifier` from `src/signing.ts`, the one the worker uses) and
+ *                nothing else: no JSON parse, no validation, no store. Its ratio to bare Hono bounds
+ *                what any route verifying the same way can reach; the worker does strictly more.
  *
  * Every delivery has its own `Upstash-Message-Id`, so jobwire claims a fresh key each time. Tokens
  * are signed before any timing (a pool of distinct bodies, `bench/lib/deliveries.ts`); each timed
@@ -36,6 +40,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import { memoryStore } from "../src/idempotency.ts";
 import { defineJob } from "../src/job.ts";
+import { createVerifier } from "../src/signing.ts";
 import { createWorker } from "../src/worker.ts";
 import { DEV_KEYS, deliveryRequest, messageIds, type Signed, signPool } from "./lib/deliveries.ts";
 import { benchArgs, preamble, publish, type Target } from "./lib/report.ts";
@@ -55,15 +60,16 @@ const URL_ = "http://worker.bench/noop";
 const input = v.object({ id: v.number(), email: v.pipe(v.string(), v.email()) });
 const job = defineJob({ name: "noop", input });
 
-type Variant = "bare" | "jobwire" | "receiver" | "floor" | "patched";
+type Variant = "bare" | "jobwire" | "receiver" | "floor" | "verifier" | "patched";
 const LABELS: Record<Variant, string> = {
   bare: "bare Hono (parse JSON, return JSON)",
   jobwire: "jobwire worker (verify + validate + memoryStore)",
   receiver: "Hono + `Receiver.verify` + valibot",
   floor: "floor: Hono + Web Crypto HMAC verify + body SHA-256 only",
+  verifier: "floor: Hono + jobwire's verifier only (no parse, validation or store)",
   patched: `jobwire worker from \`${args.options.compare}\``,
 };
-const handled: Record<Variant, number> = { bare: 0, jobwire: 0, receiver: 0, floor: 0, patched: 0 };
+const handled: Record<Variant, number> = { bare: 0, jobwire: 0, receiver: 0, floor: 0, verifier: 0, patched: 0 };
 
 function bareApp(): Hono {
   return new Hono().post("/noop", async (c) => {
@@ -121,8 +127,22 @@ async function floorApp(): Promise<Hono> {
   });
 }
 
+function verifierApp(): Hono {
+  const verify = createVerifier({ keys: DEV_KEYS });
+  return new Hono().post("/noop", async (c) => {
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    try {
+      await verify({ signature: c.req.header("upstash-signature"), url: c.req.url, body });
+    } catch (error) {
+      return c.json({ error: (error as Error).message }, 401);
+    }
+    handled.verifier++;
+    return c.json({ result: null });
+  });
+}
+
 type App = { fetch(request: Request): Response | Promise<Response> };
-const apps: Partial<Record<Variant, App>> = { bare: bareApp(), jobwire: jobwireApp(createWorker, "jobwire"), receiver: receiverApp(), floor: await floorApp() };
+const apps: Partial<Record<Variant, App>> = { bare: bareApp(), jobwire: jobwireApp(createWorker, "jobwire"), receiver: receiverApp(), floor: await floorApp(), verifier: verifierApp() };
 if (args.options.compare) {
   const patched = (await import(args.options.compare)) as { createWorker: typeof createWorker };
   apps.patched = jobwireApp(patched.createWorker, "patched");
@@ -177,7 +197,7 @@ async function measureMode(pool: Signed[], inFlight: number): Promise<Row[]> {
     const rate = await runOnce(pool, variant, inFlight, WARMUP);
     counts[variant] = Math.max(MIN_COUNT, Math.min(MAX_COUNT, Math.round(rate * RUN_SECONDS)));
   }
-  const rates: Record<Variant, number[]> = { bare: [], jobwire: [], receiver: [], floor: [], patched: [] };
+  const rates: Record<Variant, number[]> = { bare: [], jobwire: [], receiver: [], floor: [], verifier: [], patched: [] };
   for (let run = 0; run < RUNS; run++) {
     for (let k = 0; k < variants.length; k++) {
       const variant = variants[(run + k) % variants.length]!;
@@ -212,7 +232,7 @@ const table = markdownTable(
     fmt(1e6 / r.summary.median),
     `${fmt(r.requestsPerRun)} × ${r.summary.runs}`,
     ratio(r.summary.median / medianOf(r.inFlight, "bare")),
-    r.variant === "floor" ? "–" : ratio(r.summary.median / medianOf(r.inFlight, "receiver")),
+    r.variant === "floor" || r.variant === "verifier" ? "–" : ratio(r.summary.median / medianOf(r.inFlight, "receiver")),
   ]),
   ["left", "left", "right", "right", "right", "right", "right", "right"],
 );
@@ -257,6 +277,8 @@ const markdown = [
   table,
   "",
   targetTable,
+  "",
+  `For scale: a route that only reads the body and runs jobwire's verifier reaches ${ratio(medianOf(IN_FLIGHT, "verifier") / medianOf(IN_FLIGHT, "bare"))} (${IN_FLIGHT} in flight) and ${ratio(medianOf(1, "verifier") / medianOf(1, "bare"))} (sequential) of bare Hono; the worker route does that and parses, validates and claims the key.`,
 ].join("\n");
 
 publish(args, { bench: "worker", markdown, targets, rows });

@@ -44,17 +44,18 @@ function expectRow(markdown: string, label: string, numbers: number, skip = 0) {
 
 const TARGET_ROW = /\| (met|\*\*missed\*\*) \|$/m;
 
-test("bench/worker.ts --quick: bare Hono, jobwire, Receiver and floor rows in both modes, and the two targets", async () => {
+test("bench/worker.ts --quick: bare Hono, jobwire, Receiver and the two floor rows in both modes, and the two targets", async () => {
   const { stdout, report } = await runBench("worker");
   for (const mode of ["concurrent (64 in flight)", "sequential (1 in flight)"]) {
-    for (const label of ["bare Hono", "jobwire worker", "Hono + `Receiver.verify`", "floor:"]) {
+    for (const label of ["bare Hono", "jobwire worker", "Hono + `Receiver.verify`", "floor: Hono + Web Crypto", "floor: Hono + jobwire's verifier"]) {
       const row = stdout.split("\n").find((line) => line.startsWith(`| ${label}`) && line.includes(mode));
       expect(row, `${label} / ${mode}`).toMatch(new RegExp(`\\| ${NUMBER} \\| ${NUMBER}–${NUMBER} \\| ${NUMBER} \\|`));
     }
   }
   expect(report.targets.map((t: { id: string }) => t.id)).toEqual(["worker-vs-hono", "worker-vs-receiver"]);
   expect(stdout).toMatch(TARGET_ROW);
-  expect(report.rows).toHaveLength(8);
+  expect(report.rows).toHaveLength(10);
+  expect(stdout).toMatch(/For scale: a route that only reads the body and runs jobwire's verifier reaches \d+\.\d+× \(64 in flight\)/);
 }, 20_000);
 
 test("bench/sign.ts --quick: signDelivery, createVerifier and Receiver.verify rows", async () => {
