@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { BodyTooLargeError, readBody as readLimited } from "../body.ts";
 import { ApiError, badRequest } from "./errors.ts";
 import type { ServeEnv } from "./server.ts";
 
@@ -28,13 +29,18 @@ export function rawRest(c: Context, prefix: string): string {
   return query ? `${rest.slice(0, q)}?${query}` : rest.slice(0, q);
 }
 
-/** The request body as bytes, refused with 413 over `limit`. */
+/**
+ * The request body as bytes, refused with 413 over `limit`: a declared length before reading, a
+ * chunked body as soon as it passes the limit (it is never held whole).
+ */
 export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
-  const length = Number(c.req.header("content-length") ?? "0");
-  if (length > limit) throw new ApiError(413, `request body of ${length} bytes is over the limit of ${limit} bytes`);
-  const body = new Uint8Array(await c.req.arrayBuffer());
-  if (body.length > limit) throw new ApiError(413, `request body of ${body.length} bytes is over the limit of ${limit} bytes`);
-  return body;
+  try {
+    return await readLimited(c.req.raw, limit);
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    const length = c.req.header("content-length");
+    throw new ApiError(413, `request body${length ? ` of ${length} bytes` : ""} is over the limit of ${limit} bytes`);
+  }
 }
 
 /** The request body parsed as JSON; 400 when it is not JSON. Undefined for an empty body. */

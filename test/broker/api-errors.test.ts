@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Receiver } from "@upstash/qstash";
+import { stalledBody } from "../helpers/stalled-body.ts";
 import { type Destination, startBroker, startDestination, type TestBroker, waitUntil } from "./helpers.ts";
 
 // Bad input to the API gets a deliberate 4xx and a JSON error that says what is wrong; the broker
@@ -68,6 +69,24 @@ describe("publish validation", () => {
 
   test("a body over the limit is a 413", async () => {
     await expectError(await publish(`${dest.url}/big`, {}, "x".repeat(2000)), 413, /over the limit of 1024 bytes/);
+  });
+
+  test("a chunked body is refused with 413 as soon as it passes the limit, without waiting for the rest", async () => {
+    // 1536 bytes (over the limit of 1024), then the stream stalls until the test ends.
+    const { body, release } = stalledBody(1536, 512);
+    try {
+      const response = await fetch(`${broker.url}/v2/publish/${dest.url}/chunked-big`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${broker.token}` },
+        body,
+        duplex: "half",
+      } as RequestInit);
+      await expectError(response, 413, /over the limit of 1024 bytes/);
+    } finally {
+      release();
+    }
+    const logs = (await (await broker.api("/v2/events")).json()) as { events: { url?: string }[] };
+    expect(logs.events.filter((e) => e.url?.endsWith("/chunked-big"))).toEqual([]);
   });
 
   test("enqueue needs a queue and a destination, and a valid queue name", async () => {

@@ -5,6 +5,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { stalledBody } from "../../helpers/stalled-body.ts";
 import { type BrokerHandle, describeProcessExample } from "../example-suite.ts";
 import { badSignatureStatuses, childEnv, randomKeys, requireBinary, root, spawnChild, startBroker, stopAll } from "../harness.ts";
 
@@ -89,6 +90,25 @@ test("jobwire dev in Deno records the publisher's address (Upstash-Caller-Ip) fr
     const message = await fetch(`${broker.url}/v2/messages/${messageId}`, { headers: { authorization: `Bearer ${broker.token}` } });
     expect(((await message.json()) as { callerIp?: string }).callerIp).toBe("127.0.0.1");
   } finally {
+    await broker.close();
+  }
+}, 30_000);
+
+test("jobwire dev in Deno refuses a chunked body over the limit as soon as it passes it (413 JSON)", async () => {
+  const broker = await denoBroker();
+  // The default limit is 10 MiB: 10 MiB + 64 KiB are sent, then the body stalls until released.
+  const { body, release } = stalledBody(10 * 1024 * 1024 + 64 * 1024, 64 * 1024);
+  try {
+    const response = await fetch(`${broker.url}/v2/publish/http://127.0.0.1:9/never`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${broker.token}` },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: string }).error).toMatch(/over the limit of 10485760 bytes/);
+  } finally {
+    release();
     await broker.close();
   }
 }, 30_000);
