@@ -176,7 +176,7 @@ describe("createWorker: bad input never runs the handler", () => {
     expect(get.status).toBe(404);
     // Served on its own, at the root.
     const bare = createWorker({ signingKeys: devKeys, store: memoryStore(), log: false }).handle(sendEmail, () => null).app;
-    for (const path of ["/", "/send-email/x", "/send-email/x/y"]) {
+    for (const path of ["/", "/send-email/", "/send-email/x", "/send-email/x/y"]) {
       const res = await bare.fetch(new Request(`http://worker.test${path}`, { method: "POST" }));
       expect([path, res.status, ((await json(res)) as { error: string }).error]).toEqual([path, 404, `no route for POST ${path}`]);
     }

@@ -152,8 +152,13 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
 
   const app = new Hono<E>();
 
+  // Routes rather than `notFound`, so the JSON 404 holds when the app is mounted in another.
+  const noRoute = (c: Context<E>) => reply({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404);
+
   // Exactly one route matches any path, so Hono dispatches without composing handlers.
   app.all("/:job", async (c) => {
+    // Served on its own, Hono's tiny router lets "/job/" match "/:job"; mounted, it does not.
+    if (c.req.path.endsWith("/")) return noRoute(c as Context<E>);
     if (c.req.method !== "POST") {
       return reply({ error: `method ${c.req.method} not allowed: deliveries are POST` }, 405, { Allow: "POST" });
     }
@@ -278,8 +283,6 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
     }
   });
 
-  // Routes rather than `notFound`, so the JSON 404 holds when the app is mounted in another.
-  const noRoute = (c: Context<E>) => reply({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404);
   app.all("/", noRoute);
   app.all("/:rest{(?:.*/.*)?}", noRoute); // "/" + nothing, or anything with a second "/"
   app.onError((error, c) => reply({ error: `${error.name}: ${error.message}` }, 500));
