@@ -71,9 +71,10 @@ export interface BrokerOptions {
   maxEvents?: number;
   /**
    * Also serve the Upstash Redis REST API (what `@upstash/redis` speaks) in front of this Redis, on
-   * its own port (default 8079; 0 picks a free one) with the dev token (or `token`).
+   * its own port (default 8079; 0 picks a free one) with the dev token (or `token`). A request
+   * waits `commandTimeoutMs` (default 5000) for Redis's reply before answering 500.
    */
-  redis?: { url: string; port?: number; token?: string };
+  redis?: { url: string; port?: number; token?: string; commandTimeoutMs?: number };
 }
 
 /** A running broker. */
@@ -199,6 +200,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
         host,
         port: options.redis.port ?? 8079,
         ...(options.redis.token ? { token: options.redis.token } : {}),
+        ...(options.redis.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.redis.commandTimeoutMs }),
         log: log ?? false,
       });
     }

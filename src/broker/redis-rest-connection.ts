@@ -36,6 +36,12 @@ export interface RedisRunner {
 export interface ConnectRedisOptions {
   /** Receives a line when the connection is lost and when it is back. */
   log?: (line: string) => void;
+  /**
+   * How long a request waits for Redis's reply before it fails with {@link RedisUnavailableError}
+   * (a stalled Redis, not a dead one). The command may still run when Redis resumes; later replies
+   * still reach the right requests. @default 5000
+   */
+  commandTimeoutMs?: number;
 }
 
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
@@ -58,16 +64,32 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
   }
 
   const unavailable = (error: unknown): never => {
-    if (error instanceof ErrorReply) throw error;
+    if (error instanceof ErrorReply || error instanceof RedisUnavailableError) throw error;
     throw new RedisUnavailableError(`Redis at ${where} is unreachable: ${(error as Error)?.message ?? String(error)}`, { cause: error });
   };
 
+  // @redis/client's own command timeout only covers the wait to write a command, not the reply.
+  // A request stops waiting here; the command stays in the client's reply queue, so a late reply
+  // is matched to it (and dropped) rather than to a later command.
+  const timeoutMs = options.commandTimeoutMs ?? 5_000;
+  if (!(timeoutMs > 0)) throw new RangeError(`commandTimeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
+  const answered = <T>(work: Promise<T>): Promise<T> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RedisUnavailableError(`Redis at ${where} did not answer within ${timeoutMs} ms; the command may still run when it does`)),
+        timeoutMs,
+      );
+    });
+    return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  };
+
   return {
-    command: (command) => shared.sendCommand(command).catch(unavailable),
+    command: (command) => answered(shared.sendCommand(command)).catch(unavailable),
 
     async pipeline(commands) {
       // Queued in one synchronous loop, so the client writes them to the socket in one go.
-      const settled = await Promise.allSettled(commands.map((command) => shared.sendCommand(command)));
+      const settled = await answered(Promise.allSettled(commands.map((command) => shared.sendCommand(command))));
       return settled.map((outcome) => {
         if (outcome.status === "fulfilled") return outcome.value;
         if (outcome.reason instanceof ErrorReply) return outcome.reason;
@@ -80,7 +102,7 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
       // transactions use, so the client writes the whole block contiguously and Redis, which runs a
       // connection's commands in order, can never see two transactions nested or interleaved.
       const promises = [["MULTI"] as const, ...commands, ["EXEC"] as const].map((command) => tx.sendCommand(command));
-      const settled = await Promise.allSettled(promises);
+      const settled = await answered(Promise.allSettled(promises));
       for (const outcome of settled) if (outcome.status === "rejected" && !(outcome.reason instanceof ErrorReply)) unavailable(outcome.reason);
       const exec = settled[settled.length - 1]!;
       if (exec.status === "rejected") {

@@ -44,6 +44,8 @@ export interface RedisRestOptions {
   log?: ((line: string) => void) | false;
   /** Largest request body accepted, in bytes. @default 64 MB */
   maxBodyBytes?: number;
+  /** How long a request waits for Redis's reply before a 500 (a stalled Redis). @default 5000 */
+  commandTimeoutMs?: number;
 }
 
 /** A running REST endpoint. */
@@ -69,7 +71,10 @@ export async function startRedisRest(options: RedisRestOptions): Promise<RedisRe
   const host = options.host ?? "127.0.0.1";
   const token = options.token ?? REDIS_REST_DEV_TOKEN;
   const log = options.log === false ? () => {} : (options.log ?? console.log);
-  const redis = await connectRedis(options.redisUrl, { log });
+  const redis = await connectRedis(options.redisUrl, {
+    log,
+    ...(options.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.commandTimeoutMs }),
+  });
   const appOptions: RedisRestAppOptions = {
     redis,
     token,

@@ -17,6 +17,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts the server again on the same port, empty (nothing is persisted). */
   restart(): Promise<void>;
+  /** Stalls the server (SIGSTOP): connections stay open, nothing is answered until `resume()`. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
 }
 
 const NOT_FOUND =
@@ -45,9 +49,16 @@ export async function startRedisServer(): Promise<RedisServer> {
       await kill();
       child = await launch(port, dir);
     },
+    pause() {
+      child?.kill("SIGSTOP");
+    },
+    resume() {
+      child?.kill("SIGCONT");
+    },
     async stop() {
       const running = child;
       child = undefined;
+      running?.kill("SIGCONT"); // a paused server would not act on SIGTERM
       if (running) await terminate(running, "SIGTERM");
       await rm(dir, { recursive: true, force: true });
     },

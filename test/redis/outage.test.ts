@@ -53,6 +53,35 @@ test("Redis down → 500 JSON on every path, no crash; back → requests succeed
   expect(lines.some((line) => /shared connection .* is back/.test(line))).toBe(true);
 });
 
+test("a stalled Redis (SIGSTOP): 500 JSON after the command timeout on every path; resumed: right replies again", async () => {
+  const stalled = await startRedisServer();
+  const quick = await startRedisRest({ redisUrl: stalled.url, port: 0, log: false, commandTimeoutMs: 300 });
+  const send = (path: string, body: unknown) =>
+    fetch(quick.url + path, { method: "POST", headers: { authorization: `Bearer ${quick.token}` }, body: JSON.stringify(body) });
+  try {
+    expect(await (await send("/", ["set", "s:a", "1"])).json()).toEqual({ result: "OK" });
+    stalled.pause();
+    for (const [path, body] of [["/", ["get", "s:a"]], ["/pipeline", [["get", "s:a"]]], ["/multi-exec", [["incr", "s:n"]]]] as const) {
+      const started = Date.now();
+      const res = await send(path, body);
+      expect([path, res.status]).toEqual([path, 500]);
+      expect(res.headers.get("content-type")).toBe("application/json");
+      expect(await res.json()).toEqual({ error: expect.stringMatching(/^Redis at redis:\/\/127\.0\.0\.1:\d+\/? did not answer within 300 ms/) });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    }
+    stalled.resume();
+    // The late replies go to the requests that gave up on them, not to these.
+    expect(await (await send("/", ["set", "s:b", "2"])).json()).toEqual({ result: "OK" });
+    expect(await (await send("/", ["get", "s:a"])).json()).toEqual({ result: "1" });
+    expect(await (await send("/pipeline", [["get", "s:b"], ["incr", "s:n"]])).json()).toEqual([{ result: "2" }, { result: 2 }]);
+    expect(await (await send("/multi-exec", [["incr", "s:n"]])).json()).toEqual([{ result: 3 }]);
+  } finally {
+    stalled.resume();
+    await quick.close();
+    await stalled.stop();
+  }
+});
+
 test("startRedisRest rejects at start when Redis is not there, saying so", async () => {
   const gone = await startRedisServer();
   const url = gone.url;
