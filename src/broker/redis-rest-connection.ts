@@ -53,6 +53,8 @@ const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
  */
 export async function connectRedis(url: string, options: ConnectRedisOptions = {}): Promise<RedisRunner> {
   const log = options.log ?? (() => {});
+  const timeoutMs = options.commandTimeoutMs ?? 5_000;
+  if (!(timeoutMs > 0)) throw new RangeError(`commandTimeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
   const where = redact(url);
   const shared = await open(url, where, "shared", log);
   let tx: Awaited<ReturnType<typeof open>>;
@@ -71,8 +73,6 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
   // @redis/client's own command timeout only covers the wait to write a command, not the reply.
   // A request stops waiting here; the command stays in the client's reply queue, so a late reply
   // is matched to it (and dropped) rather than to a later command.
-  const timeoutMs = options.commandTimeoutMs ?? 5_000;
-  if (!(timeoutMs > 0)) throw new RangeError(`commandTimeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
   const answered = <T>(work: Promise<T>): Promise<T> => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {

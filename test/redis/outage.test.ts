@@ -82,6 +82,12 @@ test("a stalled Redis (SIGSTOP): 500 JSON after the command timeout on every pat
   }
 });
 
+test("a command timeout that is not a positive number is refused at start", async () => {
+  for (const commandTimeoutMs of [0, -1, Number.NaN]) {
+    await expect(startRedisRest({ redisUrl: server.url, port: 0, log: false, commandTimeoutMs })).rejects.toThrow(RangeError);
+  }
+});
+
 test("startRedisRest rejects at start when Redis is not there, saying so", async () => {
   const gone = await startRedisServer();
   const url = gone.url;
