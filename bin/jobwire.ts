@@ -19,6 +19,7 @@ Options:
   --dedup-window <dur>    how long deduplication ids are remembered    [default: 10m]
   --redis <url>           also serve the Upstash Redis REST API in front of this Redis
   --redis-port <n>        port of the Redis REST API                   [default: 8079]
+  --redis-timeout <dur>   how long a REST request waits for Redis      [default: 5s]
   -h, --help              show this help
 `;
 
@@ -46,6 +47,7 @@ async function dev(argv: string[]): Promise<void> {
         "dedup-window": { type: "string" },
         redis: { type: "string" },
         "redis-port": { type: "string" },
+        "redis-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -77,10 +79,21 @@ async function dev(argv: string[]): Promise<void> {
       fail(`invalid --dedup-window: ${(error as Error).message}`);
     }
   }
-  if (values.redis !== undefined || values["redis-port"] !== undefined) {
-    if (values.redis === undefined) fail("--redis-port needs --redis <url>");
+  if (values.redis === undefined) {
+    for (const flag of ["redis-port", "redis-timeout"] as const) if (values[flag] !== undefined) fail(`--${flag} needs --redis <url>`);
+  } else {
     options.redis = { url: values.redis };
     if (values["redis-port"] !== undefined) options.redis.port = port(values["redis-port"], "--redis-port", 0);
+    if (values["redis-timeout"] !== undefined) {
+      let seconds = 0;
+      try {
+        seconds = parseDuration(values["redis-timeout"]);
+      } catch (error) {
+        fail(`invalid --redis-timeout: ${(error as Error).message}`);
+      }
+      if (seconds === 0) fail(`invalid --redis-timeout "${values["redis-timeout"]}": it must be at least 1s`);
+      options.redis.commandTimeoutMs = seconds * 1000;
+    }
   }
 
   let broker;

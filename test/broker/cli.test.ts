@@ -27,6 +27,10 @@ test("bad flags are clear errors with exit code 1", async () => {
     [["dev", "--bogus"], /Unknown option '--bogus'/],
     [["dev", "--dedup-window", "soon"], /invalid --dedup-window/],
     [["dev", "--memory", "--db", "x.sqlite"], /--db and --memory exclude each other/],
+    [["dev", "--redis-port", "8079"], /--redis-port needs --redis <url>/],
+    [["dev", "--redis-timeout", "2s"], /--redis-timeout needs --redis <url>/],
+    [["dev", "--redis", "redis://127.0.0.1:1", "--redis-timeout", "0s"], /invalid --redis-timeout "0s": it must be at least 1s/],
+    [["dev", "--redis", "redis://127.0.0.1:1", "--redis-timeout", "soon"], /invalid --redis-timeout: invalid duration "soon"/],
     [["deploy"], /unknown command "deploy"/],
   ] as const) {
     const { code, err } = await run([...args]);
@@ -47,6 +51,27 @@ test("--redis serves the Upstash Redis REST API in front of a real redis-server,
     await redis.set("cli:probe", { ok: 1 });
     expect(await redis.get("cli:probe")).toEqual({ ok: 1 });
   } finally {
+    broker.process.kill("SIGTERM");
+    await broker.exited;
+    await redisServer.stop();
+  }
+});
+
+test("--redis-timeout: a stalled Redis gets a 500 JSON error once the timeout passes", async () => {
+  const redisServer = await startRedisServer();
+  const broker = await spawnCli(["--memory", "--port", "0", "--redis", redisServer.url, "--redis-port", "0", "--redis-timeout", "1s"]);
+  try {
+    const url = broker.lines.find((l) => l.startsWith("UPSTASH_REDIS_REST_URL="))!.split("=")[1]!;
+    const token = broker.lines.find((l) => l.startsWith("UPSTASH_REDIS_REST_TOKEN="))!.split("=")[1]!;
+    const get = () => fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(["get", "cli:t"]) });
+    redisServer.pause();
+    const res = await get();
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as { error: string }).error).toMatch(/did not answer within 1000 ms/);
+    redisServer.resume();
+    expect(await (await get()).json()).toEqual({ result: null });
+  } finally {
+    redisServer.resume();
     broker.process.kill("SIGTERM");
     await broker.exited;
     await redisServer.stop();
