@@ -90,7 +90,16 @@ async function throughput(jobs: number, batchSize: number, concurrency: number):
         while (next < batches.length) await batchPublish(broker.url, batches[next++]!);
       }),
     );
-    await Promise.race([finished, Bun.sleep(120_000).then(() => { throw new Error(`only ${received}/${jobs} delivered`); })]);
+    // Bounded, and the timer cleared: a pending timer would keep this process alive after the table.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`only ${received}/${jobs} delivered within 120 s`)), 120_000);
+    });
+    try {
+      await Promise.race([finished, late]);
+    } finally {
+      clearTimeout(timer);
+    }
     return jobs / ((performance.now() - start) / 1000);
   } finally {
     await broker.stop();
