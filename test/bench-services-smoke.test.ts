@@ -1,0 +1,50 @@
+// Smoke tests for the benchmarks that start services of their own: bench/broker.ts (a broker
+// process), bench/store.ts (a redis-server and a REST endpoint process) and bench/e2e.ts (a
+// redis-server, a broker process and worker processes). Each runs with `--quick` in a child Bun
+// process, exits 0 and prints its table; and every process it started is gone once it has exited.
+// Nothing here asserts speed.
+import { expect, test } from "bun:test";
+import { leftBehind, processesMatching } from "./helpers/processes.ts";
+
+const ROOT = `${import.meta.dir}/..`;
+const NUMBER = String.raw`\d[\d,]*(?:\.\d+)?`;
+// The benchmarks' own processes and their children (which run bench/*.ts in a child mode), and Redis.
+const THEIRS = /redis-server|bench\/\w+\.ts/;
+
+async function runBench(args: string[]): Promise<{ stdout: string }> {
+  const before = processesMatching(THEIRS);
+  const child = Bun.spawn([process.execPath, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  expect(code, stderr).toBe(0);
+  expect(await leftBehind(before, THEIRS), `processes bench ${args.join(" ")} left running`).toEqual([]);
+  return { stdout };
+}
+
+function expectRow(markdown: string, label: string, cells: string) {
+  const row = markdown.split("\n").find((line) => line.startsWith(`| ${label}`));
+  expect(row, `a "${label}" row in:\n${markdown}`).toBeDefined();
+  expect(row!).toMatch(new RegExp(cells));
+}
+
+test("bench/broker.ts --quick: throughput, latency and memory rows, and nothing left running", async () => {
+  const { stdout } = await runBench(["bench/broker.ts", "--quick"]);
+  expectRow(stdout, "Throughput, publish", `\\| ${NUMBER} jobs/s \\| ≥ 6,000 jobs/s \\|$`);
+  expectRow(stdout, "Enqueue → handler start, idle broker, p50", `\\| ${NUMBER} ms \\| ≤ 2 ms \\|$`);
+  expectRow(stdout, "Enqueue → handler start, idle broker, p99", `\\| ${NUMBER} ms \\| ≤ 10 ms \\|$`);
+  expectRow(stdout, "Broker RSS", `\\| ${NUMBER} MB \\| ≤ 200 MB \\|$`);
+}, 60_000);
+
+test("bench/store.ts --quick: the Redis store rows with their request counts, and nothing left running", async () => {
+  const { stdout } = await runBench(["bench/store.ts", "--quick"]);
+  expectRow(stdout, "one job at a time", `\\| 200 \\| ${NUMBER} \\| ${NUMBER} ms / ${NUMBER} ms \\| ${NUMBER} ms / ${NUMBER} ms \\| 1\\.00 \\(400 for 400 ops\\) \\|$`);
+  expectRow(stdout, "64 jobs in flight, auto-pipelining on", `\\| 1000 \\| ${NUMBER} \\|`);
+  expectRow(stdout, "64 jobs in flight, auto-pipelining off", `\\| 1000 \\| ${NUMBER} \\| – \\| – \\| 1\\.00 \\(2000 for 2000 ops\\) \\|$`);
+  expectRow(stdout, "upstashRedisStore via the REST endpoint", `\\| ${NUMBER} \\| ${NUMBER}–${NUMBER} \\| ${NUMBER}× \\|$`);
+}, 60_000);
+
+test("bench/e2e.ts --quick leaves nothing running: redis-server, the broker and the workers are stopped", async () => {
+  const { stdout } = await runBench(["bench/e2e.ts", "--quick", "--jobs", "200", "--systems", "jobwire,bullmq,jobwire-redis"]);
+  expect(stdout).toContain("| jobwire (broker process");
+  expect(stdout).toContain("| BullMQ");
+  expect(stdout).toContain("| jobwire + Redis store");
+}, 60_000);
