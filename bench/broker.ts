@@ -175,12 +175,17 @@ async function main(): Promise<void> {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   console.log(`\n### jobwire dev broker benchmark${quick ? " (--quick smoke run, not representative)" : ""}\n`);
   console.log(`Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(1)} GB RAM, ${process.platform} ${process.arch}, Bun ${Bun.version}; ${new Date().toISOString().slice(0, 10)}; durable mode (SQLite WAL, temp file); median of ${runs} run(s).\n`);
-  console.log("| Metric | Result | Target |");
-  console.log("|---|---|---|");
-  console.log(`| Throughput, publish (/v2/batch, ${config.batch}/batch) → delivery → ack, ${config.jobs.toLocaleString("en")} jobs | ${Math.round(median(tput)).toLocaleString("en")} jobs/s | ≥ 6,000 jobs/s |`);
-  console.log(`| Enqueue → handler start, idle broker, p50 (${config.samples} sequential publishes) | ${median(p50).toFixed(2)} ms | ≤ 2 ms |`);
-  console.log(`| Enqueue → handler start, idle broker, p99 | ${median(p99).toFixed(2)} ms | ≤ 10 ms |`);
-  console.log(`| Broker RSS with ${config.pending.toLocaleString("en")} pending delayed messages | ${median(rss).toFixed(0)} MB | ≤ 200 MB |`);
+  const spread = (values: number[], format: (value: number) => string) =>
+    `${format(Math.min(...values))}–${format(Math.max(...values))}`;
+  const jobsPerSecond = (value: number) => Math.round(value).toLocaleString("en");
+  const msec = (value: number) => value.toFixed(2);
+  const mb = (value: number) => value.toFixed(0);
+  console.log("| Metric | Result (median) | spread (min–max) | Target |");
+  console.log("|---|---|---|---|");
+  console.log(`| Throughput, publish (/v2/batch, ${config.batch}/batch) → delivery → ack, ${config.jobs.toLocaleString("en")} jobs | ${jobsPerSecond(median(tput))} jobs/s | ${spread(tput, jobsPerSecond)} | ≥ 6,000 jobs/s |`);
+  console.log(`| Enqueue → handler start, idle broker, p50 (${config.samples} sequential publishes) | ${msec(median(p50))} ms | ${spread(p50, msec)} | ≤ 2 ms |`);
+  console.log(`| Enqueue → handler start, idle broker, p99 | ${msec(median(p99))} ms | ${spread(p99, msec)} | ≤ 10 ms |`);
+  console.log(`| Broker RSS with ${config.pending.toLocaleString("en")} pending delayed messages | ${mb(median(rss))} MB | ${spread(rss, mb)} | ≤ 200 MB |`);
 }
 
 // Child mode: run a silent broker on a given db and print its URL.

@@ -4,6 +4,7 @@
  *
  *  (a) latency: one job at a time; p50/p99 of `claim` and of `complete`;
  *  (b) throughput: 64 jobs in flight, with the client's auto-pipelining on (its default) and off.
+ *  Each of these runs 5 times (once with `--quick`), alternating; rows show the median and spread.
  *
  * The endpoint runs in its own process (as `jobwire dev --redis` does) and counts the HTTP requests
  * it receives, so the table shows how many requests each operation cost. Prints a markdown table.
@@ -236,26 +237,34 @@ async function main(quick: boolean): Promise<void> {
   try {
     const seqJobs = quick ? 200 : 3_000;
     const conJobs = quick ? 1_000 : 20_000;
+    const runs = quick ? 1 : 5;
     const floor = await baseline(endpoint, seqJobs);
-    const rows = [
-      await sequential(endpoint, seqJobs, "a"),
-      await concurrent(endpoint, conJobs, 64, true, "b"),
-      await concurrent(endpoint, conJobs, 64, false, "c"),
-    ];
+    // Each scenario `runs` times, the scenarios alternating; a row reports the median and the spread.
+    const scenarios: Row[][] = [[], [], []];
+    for (let r = 0; r < runs; r++) {
+      scenarios[0]!.push(await sequential(endpoint, seqJobs, `a${r}`));
+      scenarios[1]!.push(await concurrent(endpoint, conJobs, 64, true, `b${r}`));
+      scenarios[2]!.push(await concurrent(endpoint, conJobs, 64, false, `c${r}`));
+    }
     const ms = (value: number) => `${value.toFixed(2)} ms`;
+    const pair = (rows: Row[], pick: (row: Row) => [number, number] | undefined) =>
+      pick(rows[0]!) ? `${ms(median(rows.map((row) => pick(row)![0])))} / ${ms(median(rows.map((row) => pick(row)![1])))}` : "–";
+    const spread = (values: number[]) => `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`;
     const cpu = cpus()[0]?.model ?? "unknown CPU";
-    console.log(`Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(1)} GB RAM, ${process.platform} ${process.arch}, Bun ${Bun.version}; ${new Date().toISOString().slice(0, 10)}; redis-server and the REST endpoint (own process) on loopback${quick ? "; --quick" : ""}.\n`);
-    console.log("| upstashRedisStore, claim + complete per job | jobs | jobs/s | claim p50 / p99 | complete p50 / p99 | HTTP requests per operation |");
-    console.log("|---|---:|---:|---:|---:|---:|");
-    for (const row of rows) {
-      const claim = row.claim ? `${ms(row.claim[0])} / ${ms(row.claim[1])}` : "–";
-      const complete = row.complete ? `${ms(row.complete[0])} / ${ms(row.complete[1])}` : "–";
-      console.log(`| ${row.scenario} | ${row.jobs} | ${Math.round(row.jobsPerSecond)} | ${claim} | ${complete} | ${(row.requests / row.operations).toFixed(2)} (${row.requests} for ${row.operations} ops) |`);
+    console.log(`Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(1)} GB RAM, ${process.platform} ${process.arch}, Bun ${Bun.version}; ${new Date().toISOString().slice(0, 10)}; redis-server and the REST endpoint (own process) on loopback; median of ${runs} run(s) per scenario, scenarios alternating${quick ? "; --quick" : ""}.\n`);
+    console.log("| upstashRedisStore, claim + complete per job | jobs × runs | jobs/s (median) | spread (min–max) | claim p50 / p99 | complete p50 / p99 | HTTP requests per operation (all runs) |");
+    console.log("|---|---:|---:|---:|---:|---:|---:|");
+    for (const rows of scenarios) {
+      const rates = rows.map((row) => row.jobsPerSecond);
+      const requests = rows.reduce((sum, row) => sum + row.requests, 0);
+      const operations = rows.reduce((sum, row) => sum + row.operations, 0);
+      console.log(
+        `| ${rows[0]!.scenario} | ${rows[0]!.jobs} × ${rows.length} | ${Math.round(median(rates))} | ${spread(rates)} | ${pair(rows, (row) => row.claim)} | ${pair(rows, (row) => row.complete)} | ${(requests / operations).toFixed(2)} (${requests} for ${operations} ops) |`,
+      );
     }
     console.log(`\nFloor: one REST round trip (PING, same client, no store) p50 / p99 = ${ms(floor.claim![0])} / ${ms(floor.claim![1])}, ${floor.requests} requests for ${floor.operations} calls.`);
 
     const workerJobs = quick ? 500 : 5_000;
-    const runs = quick ? 1 : 5;
     const memory: number[] = [];
     const redisStore: number[] = [];
     for (let r = 0; r < runs; r++) {
@@ -265,7 +274,6 @@ async function main(quick: boolean): Promise<void> {
       await warm(store, `w${r}`);
       redisStore.push(await workerThroughput(store, workerJobs, `r${r}`));
     }
-    const spread = (values: number[]) => `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`;
     console.log(`\n| jobwire worker (in-process, 64 in flight, ${workerJobs} deliveries, median of ${runs}) | req/s | spread | vs memoryStore |`);
     console.log("|---|---:|---:|---:|");
     console.log(`| memoryStore() | ${Math.round(median(memory))} | ${spread(memory)} | 1.00× |`);

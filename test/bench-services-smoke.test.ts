@@ -28,17 +28,19 @@ function expectRow(markdown: string, label: string, cells: string) {
 
 test("bench/broker.ts --quick: throughput, latency and memory rows, and nothing left running", async () => {
   const { stdout } = await runBench(["bench/broker.ts", "--quick"]);
-  expectRow(stdout, "Throughput, publish", `\\| ${NUMBER} jobs/s \\| ≥ 6,000 jobs/s \\|$`);
-  expectRow(stdout, "Enqueue → handler start, idle broker, p50", `\\| ${NUMBER} ms \\| ≤ 2 ms \\|$`);
-  expectRow(stdout, "Enqueue → handler start, idle broker, p99", `\\| ${NUMBER} ms \\| ≤ 10 ms \\|$`);
-  expectRow(stdout, "Broker RSS", `\\| ${NUMBER} MB \\| ≤ 200 MB \\|$`);
+  const spread = (unit: string) => `${NUMBER} ${unit} \\| ${NUMBER}–${NUMBER} \\|`;
+  expectRow(stdout, "Throughput, publish", `\\| ${spread("jobs/s")} ≥ 6,000 jobs/s \\|$`);
+  expectRow(stdout, "Enqueue → handler start, idle broker, p50", `\\| ${spread("ms")} ≤ 2 ms \\|$`);
+  expectRow(stdout, "Enqueue → handler start, idle broker, p99", `\\| ${spread("ms")} ≤ 10 ms \\|$`);
+  expectRow(stdout, "Broker RSS", `\\| ${spread("MB")} ≤ 200 MB \\|$`);
 }, 60_000);
 
 test("bench/store.ts --quick: the Redis store rows with their request counts, and nothing left running", async () => {
   const { stdout } = await runBench(["bench/store.ts", "--quick"]);
-  expectRow(stdout, "one job at a time", `\\| 200 \\| ${NUMBER} \\| ${NUMBER} ms / ${NUMBER} ms \\| ${NUMBER} ms / ${NUMBER} ms \\| 1\\.00 \\(400 for 400 ops\\) \\|$`);
-  expectRow(stdout, "64 jobs in flight, auto-pipelining on", `\\| 1000 \\| ${NUMBER} \\|`);
-  expectRow(stdout, "64 jobs in flight, auto-pipelining off", `\\| 1000 \\| ${NUMBER} \\| – \\| – \\| 1\\.00 \\(2000 for 2000 ops\\) \\|$`);
+  const rate = `\\| ${NUMBER} \\| ${NUMBER}–${NUMBER} \\|`;
+  expectRow(stdout, "one job at a time", `\\| 200 × 1 ${rate} ${NUMBER} ms / ${NUMBER} ms \\| ${NUMBER} ms / ${NUMBER} ms \\| 1\\.00 \\(400 for 400 ops\\) \\|$`);
+  expectRow(stdout, "64 jobs in flight, auto-pipelining on", `\\| 1000 × 1 ${rate} – \\| – \\| ${NUMBER} \\(\\d+ for 2000 ops\\) \\|$`);
+  expectRow(stdout, "64 jobs in flight, auto-pipelining off", `\\| 1000 × 1 ${rate} – \\| – \\| 1\\.00 \\(2000 for 2000 ops\\) \\|$`);
   expectRow(stdout, "upstashRedisStore via the REST endpoint", `\\| ${NUMBER} \\| ${NUMBER}–${NUMBER} \\| ${NUMBER}× \\|$`);
 }, 60_000);
 
