@@ -68,6 +68,10 @@ export function wholeNumber(value: unknown, name: string, min = 0, max = Number.
 export async function bodyIds(c: Context, key: string, limit: number): Promise<string[] | undefined> {
   const json = await readJson(c, limit);
   if (json === undefined) return undefined;
+  // Anything but an object is refused: read as "no ids", it would select every entry.
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw badRequest(`request body must be a JSON object such as {"${key}": ["..."]}, got ${JSON.stringify(json).slice(0, 40)}`);
+  }
   const ids = (json as Record<string, unknown>)[key];
   if (ids === undefined) return undefined;
   if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string")) {

@@ -125,6 +125,17 @@ describe("other endpoints", () => {
     await expectError(await broker.api("/v2/messages?lable=x", { method: "DELETE" }), 400, /unknown filter "lable"/);
     await expectError(await broker.api("/v2/events?count=zero"), 400, /invalid count/);
   });
+  test("a bulk cancel or DLQ delete whose body is not a JSON object is a 400 and touches nothing", async () => {
+    const published = await publish(`${dest.url}/kept`, { "upstash-delay": "1h" });
+    expect(published.status).toBe(201);
+    const { messageId } = (await published.json()) as { messageId: string };
+    for (const body of ["null", "[]", '"msg_x"', "1", "true"]) {
+      await expectError(await broker.api("/v2/messages", { method: "DELETE", body }), 400, /request body must be a JSON object such as \{"messageIds"/);
+      await expectError(await broker.api("/v2/dlq", { method: "DELETE", body }), 400, /request body must be a JSON object such as \{"dlqIds"/);
+    }
+    expect((await broker.api(`/v2/messages/${messageId}`)).status).toBe(200);
+    expect((await broker.api(`/v2/messages/${messageId}`, { method: "DELETE" })).status).toBe(200);
+  });
   test("schedules need a valid cron", async () => {
     await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST" }), 400, /missing Upstash-Cron/);
     await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": "every day" } }), 400, /invalid Upstash-Cron/);
