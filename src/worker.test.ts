@@ -87,6 +87,14 @@ describe("createWorker: success", () => {
     expect(w.runs[0]!.ctx.maxAttempts).toBe(5);
   });
 
+  test("attempt and maxAttempts ignore header values that are not whole numbers", async () => {
+    const w = setup();
+    for (const value of ["-1", "abc", "1.5", " ", "1e400"]) {
+      await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}', headers: { "Upstash-Retried": value, "Jobwire-Max-Attempts": value } }));
+    }
+    expect(w.runs.map((r) => [r.ctx.attempt, r.ctx.maxAttempts])).toEqual(Array(5).fill([1, 5]));
+  });
+
   test("an undefined result is answered as null", async () => {
     const w = setup();
     w.behave(() => undefined);

@@ -241,13 +241,12 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
 
     try {
       const deps = (options.inject ? await options.inject(c as Context<E>) : undefined) as Deps;
-      const retried = Number(c.req.header("upstash-retried") ?? 0) || 0;
-      const declaredAttempts = Number(c.req.header(MAX_ATTEMPTS_HEADER));
+      const retried = count(c.req.header("upstash-retried")) ?? 0;
       const ctx: JobContext<unknown> = {
         job: name,
         messageId,
         attempt: retried + 1,
-        maxAttempts: declaredAttempts > 0 ? declaredAttempts : 1 + (job.defaults.retries ?? 3),
+        maxAttempts: count(c.req.header(MAX_ATTEMPTS_HEADER)) || 1 + (job.defaults.retries ?? 3),
         idempotencyKey: key,
         get signal() {
           signal ??= anySignal([deadline.signal, c.req.raw.signal]);
@@ -342,6 +341,12 @@ function reply(body: unknown, status: number, headers?: Record<string, string>):
     status,
     headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS,
   });
+}
+
+/** A header's whole number ≥ 0, or undefined when it is absent or anything else. */
+function count(header: string | undefined): number | undefined {
+  const n = Number(header);
+  return header && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 function pathKey(key: string | number | symbol): string | number {
