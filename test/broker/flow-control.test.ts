@@ -66,3 +66,25 @@ test("a pinned parallelism overrides the messages' own", async () => {
   const info = (await (await broker.api("/v2/flowControl/pinned")).json()) as { isPinnedParallelism: boolean; parallelismMax: number };
   expect(info).toMatchObject({ isPinnedParallelism: true, parallelismMax: 1 });
 });
+
+test("a period longer than one timer can wait (over 24.8 days) waits in capped steps, without spinning", async () => {
+  const longDelays: number[] = [];
+  const original = globalThis.setTimeout;
+  globalThis.setTimeout = ((handler: () => void, ms?: number, ...rest: unknown[]) => {
+    if (typeof ms === "number" && ms > 1e9) longDelays.push(ms);
+    return original(handler, ms, ...rest);
+  }) as typeof setTimeout;
+  try {
+    for (const i of [0, 1]) expect((await publish("long", "rate=1, period=100d", i)).status).toBe(201);
+    await waitUntil(() => arrivals("long").length === 1, 5000, "the first delivery");
+    await Bun.sleep(100);
+  } finally {
+    globalThis.setTimeout = original;
+  }
+  // The second message waits for the next window, 100 days away: one timer, within setTimeout's range
+  // (an overflowing delay fires after 1 ms, and the flow would be re-checked a thousand times a second).
+  expect(arrivals("long")).toHaveLength(1);
+  expect(longDelays.length).toBeGreaterThanOrEqual(1);
+  expect(longDelays.length).toBeLessThanOrEqual(2);
+  expect(Math.max(...longDelays)).toBeLessThan(2 ** 31);
+});

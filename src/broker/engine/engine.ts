@@ -354,7 +354,7 @@ export class Engine {
           flow.timer = setTimeout(() => {
             flow.timer = undefined;
             this.#pumpFlow(flow);
-          }, blocked);
+          }, Math.min(MAX_TIMER_MS, blocked));
         }
         return;
       }
