@@ -104,6 +104,26 @@ describe("retries", () => {
     await broker.waitForEvent((e) => e.messageId === id && e.state === "DELIVERED", 3000);
   });
 
+  test("an Upstash-Timeout beyond a timer's range (over 24.8 days) does not abort the attempt at once (fetch path)", async () => {
+    const viaFetch = await startBroker({ fetch: ((input, init) => fetch(input, init)) as typeof fetch });
+    try {
+      dest.respond(async (r) => {
+        if (r.path === "/long-timeout") await Bun.sleep(50);
+        return new Response("ok");
+      });
+      const response = await viaFetch.api(`/v2/publish/${dest.url}/long-timeout`, {
+        method: "POST",
+        headers: { "upstash-timeout": "30d", "upstash-retries": "0" },
+        body: "x",
+      });
+      const { messageId } = (await response.json()) as { messageId: string };
+      const end = await viaFetch.waitForEvent((e) => e.messageId === messageId && (e.state === "DELIVERED" || e.state === "FAILED"));
+      expect([end.state, end.error]).toEqual(["DELIVERED", undefined]);
+    } finally {
+      await viaFetch.close();
+    }
+  });
+
   test("a destination that refuses connections is retried, then failed with the error in the DLQ", async () => {
     const closed = startDestination();
     closed.close();

@@ -92,7 +92,8 @@ async function attemptWithFetch(
   timeoutMs: number,
 ): Promise<AttemptResult> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  // Capped to setTimeout's range: a longer delay would overflow and abort at once.
+  const timer = setTimeout(() => controller.abort(), Math.min(timeoutMs, 2 ** 31 - 1));
   try {
     const response = await context.fetch(message.url, {
       method: message.method,
