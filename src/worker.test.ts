@@ -369,6 +369,16 @@ describe("createWorker: synchronous handlers and the timeout", () => {
     expect(calls).toBe(3);
   });
 
+  test("a timeout beyond setTimeout's range (over 24.8 days) does not end the handler at once", async () => {
+    const long = defineJob({ name: "long", input: v.object({}), timeout: "30d" });
+    const worker = createWorker({ signingKeys: devKeys, store: memoryStore(), log: false }).handle(long, async (_, ctx) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return { aborted: ctx.signal.aborted };
+    });
+    const res = await worker.app.fetch(await delivery("http://w.test/long", { body: "{}" }));
+    expect([res.status, await json(res)]).toEqual([200, { result: { aborted: false } }]);
+  });
+
   test("a signal read before the timeout aborts when it passes; an inject slower than the timeout fails the attempt", async () => {
     const seen: { abortedAt?: number; started: number }[] = [];
     const worker = createWorker({

@@ -387,7 +387,8 @@ class Deadline {
     });
     const left = this.#at - Date.now();
     if (left <= 0) this.#expire();
-    else this.#timer = setTimeout(() => this.#expire(), left);
+    // Capped to setTimeout's range (about 24.8 days): a longer delay would overflow and fire at once.
+    else this.#timer = setTimeout(() => this.#expire(), Math.min(left, 2 ** 31 - 1));
     return Promise.race([work, expired]);
   }
 
