@@ -78,7 +78,7 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new RedisUnavailableError(`Redis at ${where} did not answer within ${timeoutMs} ms; the command may still run when it does`)),
-        timeoutMs,
+        Math.min(timeoutMs, 2 ** 31 - 1), // setTimeout's range: a longer delay would fire at once
       );
     });
     return Promise.race([work, late]).finally(() => clearTimeout(timer));

@@ -82,9 +82,17 @@ test("a stalled Redis (SIGSTOP): 500 JSON after the command timeout on every pat
   }
 });
 
-test("a command timeout that is not a positive number is refused at start", async () => {
+test("a command timeout that is not a positive number is refused at start; a very long one works", async () => {
   for (const commandTimeoutMs of [0, -1, Number.NaN]) {
     await expect(startRedisRest({ redisUrl: server.url, port: 0, log: false, commandTimeoutMs })).rejects.toThrow(RangeError);
+  }
+  // 30 days: beyond setTimeout's range, which must not make every command time out at once.
+  const patient = await startRedisRest({ redisUrl: server.url, port: 0, log: false, commandTimeoutMs: 30 * 86_400_000 });
+  try {
+    const res = await fetch(`${patient.url}/`, { method: "POST", headers: { authorization: `Bearer ${patient.token}` }, body: '["ping"]' });
+    expect(await res.json()).toEqual({ result: "PONG" });
+  } finally {
+    await patient.close();
   }
 });
 
