@@ -1,3 +1,6 @@
+/** The longest delay `setTimeout` takes (about 24.8 days); a longer one overflows and fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
 /** A QStash duration: `"10s"`, `"5m"`, `"2h"`, `"1d"`, or combined as `"1d10h30m"`; a number is seconds. */

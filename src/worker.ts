@@ -2,7 +2,7 @@ import type { Context, Env } from "hono";
 import { Hono } from "hono/tiny";
 import { BodyTooLargeError, readBody } from "./body.ts";
 import { MAX_ATTEMPTS_HEADER } from "./headers.ts";
-import { parseDuration } from "./duration.ts";
+import { MAX_TIMER_MS, parseDuration } from "./duration.ts";
 import {
   JobInputError,
   NonRetryableError,
@@ -387,8 +387,7 @@ class Deadline {
     });
     const left = this.#at - Date.now();
     if (left <= 0) this.#expire();
-    // Capped to setTimeout's range (about 24.8 days): a longer delay would overflow and fire at once.
-    else this.#timer = setTimeout(() => this.#expire(), Math.min(left, 2 ** 31 - 1));
+    else this.#timer = setTimeout(() => this.#expire(), Math.min(left, MAX_TIMER_MS));
     return Promise.race([work, expired]);
   }
 

@@ -4,6 +4,7 @@
 // socket, offline) becomes a `RedisUnavailableError`, and the clients reconnect on their own.
 import { Buffer } from "node:buffer";
 import { createClient, ErrorReply, RESP_TYPES } from "@redis/client";
+import { MAX_TIMER_MS } from "../duration.ts";
 import type { RedisCommand } from "./redis-rest-command.ts";
 
 /** Redis cannot be reached right now; the endpoint answers 500 and keeps reconnecting. */
@@ -78,7 +79,7 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new RedisUnavailableError(`Redis at ${where} did not answer within ${timeoutMs} ms; the command may still run when it does`)),
-        Math.min(timeoutMs, 2 ** 31 - 1), // setTimeout's range: a longer delay would fire at once
+        Math.min(timeoutMs, MAX_TIMER_MS),
       );
     });
     return Promise.race([work, late]).finally(() => clearTimeout(timer));

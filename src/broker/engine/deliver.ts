@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from "../../duration.ts";
 import { addHeader, headerMap } from "../headers.ts";
 import { parseRetryAfter } from "../retry-after.ts";
 import { signAttempt } from "../sign.ts";
@@ -92,8 +93,7 @@ async function attemptWithFetch(
   timeoutMs: number,
 ): Promise<AttemptResult> {
   const controller = new AbortController();
-  // Capped to setTimeout's range: a longer delay would overflow and abort at once.
-  const timer = setTimeout(() => controller.abort(), Math.min(timeoutMs, 2 ** 31 - 1));
+  const timer = setTimeout(() => controller.abort(), Math.min(timeoutMs, MAX_TIMER_MS));
   try {
     const response = await context.fetch(message.url, {
       method: message.method,

@@ -1,4 +1,5 @@
 import { base64 } from "../../encoding.ts";
+import { MAX_TIMER_MS } from "../../duration.ts";
 import { makeEvent } from "../events.ts";
 import { ids } from "../ids.ts";
 import { DEFAULT_RETRIES } from "../publish-options.ts";
@@ -50,8 +51,6 @@ export interface EngineOptions {
 
 /** Messages due later than this keep no body in memory; it is read back when they are due. */
 const HOT_HORIZON_MS = 10_000;
-/** Longest single timer (setTimeout overflows at 2^31 ms). */
-const MAX_TIMER_MS = 2 ** 30;
 /** Response bodies kept for the DLQ, events and callbacks. */
 const MAX_KEPT_RESPONSE = 256 * 1024;
 
