@@ -39,6 +39,20 @@ export function parseCron(text: string): ParsedCron {
   return timezone ? { pattern, timezone } : { pattern };
 }
 
+/**
+ * Parses `Upstash-Cron` for a new schedule: as {@link parseCron}, and refused when no date matches
+ * it (such as "0 0 31 2 *"), since it would sit there and never fire. Stored schedules are loaded
+ * with `parseCron` alone, so a database written before this check still opens.
+ */
+export function parseNewCron(text: string): ParsedCron {
+  const parsed = parseCron(text);
+  const cron = new Cron(parsed.pattern, { timezone: parsed.timezone, mode: "5-or-6-parts", paused: true });
+  const next = cron.nextRun();
+  cron.stop();
+  if (!next) throw badRequest(`invalid Upstash-Cron "${text}": it never fires (no date matches it)`);
+  return parsed;
+}
+
 /** The schedules and their cron timers. Firing publishes a message like any other. */
 export class Schedules {
   readonly #jobs = new Map<string, { row: ScheduleRow; cron: Cron }>();

@@ -140,6 +140,9 @@ describe("other endpoints", () => {
     await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST" }), 400, /missing Upstash-Cron/);
     await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": "every day" } }), 400, /invalid Upstash-Cron/);
     await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": "61 * * * *" } }), 400, /invalid Upstash-Cron/);
+    for (const cron of ["0 0 31 2 *", "0 0 30 2 *", "CRON_TZ=Europe/Berlin 0 0 31 4 *"]) {
+      await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": cron } }), 400, /it never fires/);
+    }
     await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": "* * * * * * *" } }), 400, /expected 5 fields/);
     await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": "CRON_TZ=Mars/Base 0 * * * *" } }), 400, /invalid time zone "Mars\/Base"/);
   });

@@ -4,7 +4,7 @@ import { badRequest, notFound } from "../errors.ts";
 import { callerIp, rawRest, readBody } from "../http.ts";
 import { ids } from "../ids.ts";
 import { parsePublishHeaders } from "../publish-options.ts";
-import { parseCron } from "../schedules.ts";
+import { parseNewCron } from "../schedules.ts";
 import { scheduleToWire } from "../wire.ts";
 
 /** Schedules: create (`POST /v2/schedules/{destination}`), get, list, delete, pause, resume. */
@@ -22,7 +22,7 @@ export function scheduleRoutes(app: Hono, core: BrokerCore): void {
 
     const spec = parsePublishHeaders(c.req.raw.headers);
     if (!spec.cron) throw badRequest("missing Upstash-Cron header: a schedule needs a cron expression, like \"*/5 * * * *\"");
-    parseCron(spec.cron);
+    parseNewCron(spec.cron);
     core.publisher.resolve(rest);
     if (spec.notBefore !== undefined) throw badRequest("Upstash-Not-Before does not apply to a schedule; use Upstash-Delay");
     const body = await readBody(c, core.maxBodyBytes);
