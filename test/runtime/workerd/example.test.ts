@@ -149,7 +149,8 @@ describe("Workers example, in workerd (Miniflare)", () => {
       /\[jobwire\] send-welcome-email (\S+) welcome email sent to user 7$/,
       `the signup's welcome email in workerd's output\n${output()}`,
     );
-    const states = (await events(broker, messageId!)).map((event) => event.state);
+    // The handler logs before its response reaches the broker: wait for the broker to record it.
+    const states = (await waitDelivered(broker, [messageId!])).get(messageId!);
     expect(states).toContain("DELIVERED");
     expect((await events(broker, messageId!))[0]!.url).toBe(`${workerUrl}/send-welcome-email`);
   }, 30_000);
