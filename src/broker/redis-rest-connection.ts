@@ -39,8 +39,9 @@ export interface ConnectRedisOptions {
   log?: (line: string) => void;
   /**
    * How long a request waits for Redis's reply before it fails with {@link RedisUnavailableError}
-   * (a stalled Redis, not a dead one). The command may still run when Redis resumes; later replies
-   * still reach the right requests. @default 5000
+   * (a stalled Redis, or a command that never finishes). The command may still run. The connection
+   * it waited on is then replaced, so nothing queued behind it waits for ever and its late reply
+   * reaches no later request. @default 5000
    */
   commandTimeoutMs?: number;
 }
@@ -57,12 +58,12 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
   const timeoutMs = options.commandTimeoutMs ?? 5_000;
   if (!(timeoutMs > 0)) throw new RangeError(`commandTimeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
   const where = redact(url);
-  const shared = await open(url, where, "shared", log);
-  let tx: Awaited<ReturnType<typeof open>>;
+  const shared = new Replaceable(await open(url, where, "shared", log), () => open(url, where, "shared", log));
+  let tx: Replaceable;
   try {
-    tx = await open(url, where, "transaction", log);
+    tx = new Replaceable(await open(url, where, "transaction", log), () => open(url, where, "transaction", log));
   } catch (error) {
-    shared.destroy();
+    shared.client.destroy();
     throw error;
   }
 
@@ -72,25 +73,27 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
   };
 
   // @redis/client's own command timeout only covers the wait to write a command, not the reply.
-  // A request stops waiting here; the command stays in the client's reply queue, so a late reply
-  // is matched to it (and dropped) rather than to a later command.
-  const answered = <T>(work: Promise<T>): Promise<T> => {
+  // A request stops waiting here, and the connection it waited on is replaced: a command that never
+  // finishes (an endless script) would otherwise hold every later command queued behind it, and a
+  // late reply can never reach a later request.
+  const answered = <T>(connection: Replaceable, work: Promise<T>): Promise<T> => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new RedisUnavailableError(`Redis at ${where} did not answer within ${timeoutMs} ms; the command may still run when it does`)),
-        Math.min(timeoutMs, MAX_TIMER_MS),
-      );
+      timer = setTimeout(() => {
+        connection.replace(() => log(`redis: a command on the ${connection === shared ? "shared" : "transaction"} connection to ${where} did not answer within ${timeoutMs} ms; opened a new connection`));
+        reject(new RedisUnavailableError(`Redis at ${where} did not answer within ${timeoutMs} ms; the command may still run when it does`));
+      }, Math.min(timeoutMs, MAX_TIMER_MS));
     });
     return Promise.race([work, late]).finally(() => clearTimeout(timer));
   };
 
   return {
-    command: (command) => answered(shared.sendCommand(command)).catch(unavailable),
+    command: (command) => answered(shared, shared.client.sendCommand(command)).catch(unavailable),
 
     async pipeline(commands) {
       // Queued in one synchronous loop, so the client writes them to the socket in one go.
-      const settled = await answered(Promise.allSettled(commands.map((command) => shared.sendCommand(command))));
+      const client = shared.client;
+      const settled = await answered(shared, Promise.allSettled(commands.map((command) => client.sendCommand(command))));
       return settled.map((outcome) => {
         if (outcome.status === "fulfilled") return outcome.value;
         if (outcome.reason instanceof ErrorReply) return outcome.reason;
@@ -102,8 +105,9 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
       // MULTI, the commands and EXEC are queued in one synchronous loop on a connection only
       // transactions use, so the client writes the whole block contiguously and Redis, which runs a
       // connection's commands in order, can never see two transactions nested or interleaved.
-      const promises = [["MULTI"] as const, ...commands, ["EXEC"] as const].map((command) => tx.sendCommand(command));
-      const settled = await answered(Promise.allSettled(promises));
+      const client = tx.client;
+      const promises = [["MULTI"] as const, ...commands, ["EXEC"] as const].map((command) => client.sendCommand(command));
+      const settled = await answered(tx, Promise.allSettled(promises));
       for (const outcome of settled) if (outcome.status === "rejected" && !(outcome.reason instanceof ErrorReply)) unavailable(outcome.reason);
       const exec = settled[settled.length - 1]!;
       if (exec.status === "rejected") {
@@ -121,6 +125,47 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
   };
 }
 
+type Client = Awaited<ReturnType<typeof open>>;
+
+/** A connection that can be swapped for a fresh one while requests keep using `client`. */
+class Replaceable {
+  #replacing = false;
+  #closed = false;
+
+  constructor(
+    public client: Client,
+    private readonly reopen: () => Promise<Client>,
+  ) {}
+
+  /**
+   * Opens a new connection for the commands that come next, then destroys this one, failing what
+   * still waits on it. One replacement at a time; if the new connection cannot be opened (Redis
+   * stalled or down), this one stays and the next timeout tries again.
+   */
+  replace(onReplaced: () => void): void {
+    if (this.#replacing || this.#closed) return;
+    this.#replacing = true;
+    const stuck = this.client;
+    this.reopen().then(
+      (fresh) => {
+        this.#replacing = false;
+        if (this.#closed) return fresh.destroy();
+        this.client = fresh;
+        stuck.destroy();
+        onReplaced();
+      },
+      () => {
+        this.#replacing = false;
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.client.close();
+  }
+}
+
 async function open(url: string, where: string, role: string, log: (line: string) => void) {
   let connected = false;
   let down = false;
@@ -130,6 +175,9 @@ async function open(url: string, where: string, role: string, log: (line: string
     // Without an offline queue a request during an outage fails at once (a 500) instead of hanging
     // until Redis is back; the Upstash client and the worker's store retry on their side.
     disableOfflineQueue: true,
+    // No CLIENT SETINFO handshake: a connection is usable once the socket is, which lets a new one
+    // open while Redis is busy with a command that never finishes.
+    disableClientInfo: true,
     commandOptions: { typeMapping: BUFFERS },
     socket: {
       connectTimeout: 2_000,
