@@ -95,6 +95,29 @@ describe("createWorker: success", () => {
     expect(w.runs.map((r) => [r.ctx.attempt, r.ctx.maxAttempts])).toEqual(Array(5).fill([1, 5]));
   });
 
+  test("a result JSON cannot carry is recorded as null with a warning: the job counts as done and never runs again", async () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const results: [string, unknown][] = [
+      ["bigint", 10n],
+      ["cycle", circular],
+      ["throwing toJSON", { toJSON: () => { throw new Error("boom"); } }],
+      ["function", () => 1],
+    ];
+    for (const [label, value] of results) {
+      const w = setup();
+      w.behave(() => value);
+      const first = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}', messageId: `msg_${label}` }));
+      expect([label, first.status]).toEqual([label, 200]);
+      const body = await json(first);
+      expect(body.result).toBeNull();
+      if (label !== "function") expect(body.warning).toMatch(/the handler's result is not JSON-serializable/);
+      const again = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}', messageId: `msg_${label}`, retried: 1 }));
+      expect([label, await json(again)]).toEqual([label, { duplicate: true, result: null }]);
+      expect([label, w.runs.length]).toEqual([label, 1]);
+    }
+  });
+
   test("an undefined result is answered as null", async () => {
     const w = setup();
     w.behave(() => undefined);

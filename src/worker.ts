@@ -261,14 +261,25 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
       let result = run(input, ctx);
       // A handler that returns a value (not a promise) is done: it needs no timer.
       if (isThenable(result)) result = await deadline.race(result);
-      const stored = result === undefined ? null : result;
+      // From here on the job has run: nothing may turn it into a failure, or it would run again.
+      // A result JSON cannot carry (a BigInt, a cycle, a throwing toJSON) is recorded as null.
+      let json: string | undefined;
+      let warning: string | undefined;
+      try {
+        json = result === undefined ? undefined : JSON.stringify(result);
+      } catch (error) {
+        warning = `the handler's result is not JSON-serializable (${(error as Error).message}): recorded and answered as null`;
+        logOf().warn(warning);
+      }
+      const stored = json === undefined ? null : result;
       try {
         await heldStore.complete(key, messageId, stored, options.doneTtlMs);
       } catch (error) {
         // The effect has happened: acknowledge it. Answering 503 would make the broker run it again.
         logOf().warn(`job done, but the idempotency store could not record it: ${(error as Error).message}`);
       }
-      return reply({ result: stored }, 200);
+      const body = warning ? `{"result":null,"warning":${JSON.stringify(warning)}}` : `{"result":${json ?? "null"}}`;
+      return new Response(body, { status: 200, headers: JSON_HEADERS });
     } catch (error) {
       try {
         await heldStore.release(key, messageId);
