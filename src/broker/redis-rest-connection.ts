@@ -120,7 +120,7 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
     },
 
     async close() {
-      await Promise.allSettled([shared.close(), tx.close()]);
+      await Promise.allSettled([shared.close(timeoutMs), tx.close(timeoutMs)]);
     },
   };
 }
@@ -160,9 +160,18 @@ class Replaceable {
     );
   }
 
-  async close(): Promise<void> {
+  /** Closes once the commands in flight are answered, or drops the connection after `graceMs`. */
+  async close(graceMs: number): Promise<void> {
     this.#closed = true;
-    await this.client.close();
+    const client = this.client;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), Math.min(graceMs, MAX_TIMER_MS));
+    });
+    const closed = client.close().then(() => "closed" as const, () => "closed" as const);
+    // A stalled Redis never answers: closing would wait for it for ever.
+    if ((await Promise.race([closed, late])) === "late") client.destroy();
+    clearTimeout(timer);
   }
 }
 

@@ -86,6 +86,24 @@ test("a stalled Redis (SIGSTOP): 500 JSON after the command timeout on every pat
   }
 });
 
+test("close() with a stalled Redis finishes within the command timeout instead of waiting for Redis", async () => {
+  const stalled = await startRedisServer();
+  const quick = await startRedisRest({ redisUrl: stalled.url, port: 0, log: false, commandTimeoutMs: 300 });
+  try {
+    stalled.pause();
+    // A command in flight that Redis will not answer while stalled.
+    const inFlight = fetch(quick.url + "/", { method: "POST", headers: { authorization: `Bearer ${quick.token}` }, body: '["get","c:a"]' }).catch(() => undefined);
+    await Bun.sleep(50);
+    const started = Date.now();
+    await quick.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await inFlight;
+  } finally {
+    stalled.resume();
+    await stalled.stop();
+  }
+});
+
 test("a command that never finishes (an endless script) does not hold the endpoint: SCRIPT KILL gets through after the timeout", async () => {
   const busy = await startRedisServer();
   const lines: string[] = [];
