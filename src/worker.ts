@@ -278,8 +278,9 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
         // The effect has happened: acknowledge it. Answering 503 would make the broker run it again.
         logOf().warn(`job done, but the idempotency store could not record it: ${(error as Error).message}`);
       }
-      const body = warning ? `{"result":null,"warning":${JSON.stringify(warning)}}` : `{"result":${json ?? "null"}}`;
-      return new Response(body, { status: 200, headers: JSON_HEADERS });
+      if (warning) return reply({ result: null, warning }, 200);
+      // The result's JSON is made once, above: spliced in rather than serialized again.
+      return new Response(`{"result":${json ?? "null"}}`, { status: 200, headers: JSON_HEADERS });
     } catch (error) {
       try {
         await heldStore.release(key, messageId);
