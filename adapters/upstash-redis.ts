@@ -7,9 +7,10 @@
 import type { Redis } from "@upstash/redis";
 import { StoreUnavailableError } from "../src/errors.ts";
 import { type ClaimResult, DEFAULT_DONE_TTL_MS, type IdempotencyStore } from "../src/idempotency.ts";
+import { type Script, scriptRunner } from "./upstash-redis-scripts.ts";
 
 /** What the store needs from a `Redis` instance of `@upstash/redis` (any entry point: Node, Cloudflare, Fastly). */
-export type UpstashRedisLike = Pick<Redis, "createScript">;
+export type UpstashRedisLike = Pick<Redis, "pipeline">;
 
 /** Options of {@link upstashRedisStore}. */
 export interface UpstashRedisStoreOptions {
@@ -17,6 +18,13 @@ export interface UpstashRedisStoreOptions {
   prefix?: string;
   /** How long `done` entries are kept when `complete` is not given a TTL, in ms. @default 7 days */
   ttlMs?: number;
+  /**
+   * How many HTTP requests to Redis this store keeps in flight at once. Operations made while all
+   * of them are busy wait, and the next request carries them together as one pipeline: under load,
+   * fewer and larger requests. `Infinity` sends each tick's operations at once.
+   * @default 4
+   */
+  maxInFlight?: number;
 }
 
 // Entries are JSON objects written by the scripts themselves, with a fixed opening, so a script can
@@ -35,7 +43,8 @@ end
 `;
 
 // KEYS[1] entry; ARGV[1] owner, ARGV[2] lease ms. Answers the entry that stops the claim, or acquired.
-const CLAIM = `${PRELUDE}
+const CLAIM: Script = {
+  source: `${PRELUDE}
 local done = '{"state":"done",'
 local running = '{"state":"running",'
 if raw and not owned() and (string.sub(raw, 1, #done) == done or string.sub(raw, 1, #running) == running) then
@@ -44,28 +53,34 @@ end
 local lease = tonumber(ARGV[2])
 redis.call('SET', KEYS[1], held .. '"until":' .. string.format('%.0f', now() + lease) .. '}', 'PX', lease)
 return '{"state":"acquired"}'
-`;
+`,
+};
 
 // KEYS[1] entry; ARGV[1] owner, ARGV[2] result as JSON, ARGV[3] TTL ms.
-const COMPLETE = `${PRELUDE}
+const COMPLETE: Script = {
+  source: `${PRELUDE}
 if not owned() then return 0 end
 redis.call('SET', KEYS[1], '{"state":"done","result":' .. ARGV[2] .. ',"at":' .. string.format('%.0f', now()) .. '}', 'PX', ARGV[3])
 return 1
-`;
+`,
+};
 
 // KEYS[1] entry; ARGV[1] owner.
-const RELEASE = `${PRELUDE}
+const RELEASE: Script = {
+  source: `${PRELUDE}
 if not owned() then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
-`;
+`,
+};
 
 type Entry = { state: "acquired" } | { state: "done"; result: unknown } | { state: "running"; owner: string };
 
 /**
  * An {@link IdempotencyStore} on Upstash Redis (or `jobwire dev --redis`): `claim`, `complete` and
- * `release` are each one Lua script, atomic in Redis and one HTTP request in the common case
- * (`EVALSHA`, with `EVAL` once when Redis does not know the script yet). Leases and `done` entries
+ * `release` are each one Lua script, atomic in Redis (`EVALSHA`, with `EVAL` once when Redis does
+ * not know the script yet). One at a time, each is one HTTP request; under load, operations made
+ * while `maxInFlight` requests are out share the next one as a pipeline. Leases and `done` entries
  * expire through Redis TTLs. When Redis cannot be reached, operations throw
  * {@link StoreUnavailableError} and the worker answers 503, so the broker retries later.
  *
@@ -76,14 +91,16 @@ type Entry = { state: "acquired" } | { state: "done"; result: unknown } | { stat
 export function upstashRedisStore(redis: UpstashRedisLike, options: UpstashRedisStoreOptions = {}): IdempotencyStore {
   const prefix = options.prefix ?? "jobwire:idem:";
   const defaultTtl = options.ttlMs ?? DEFAULT_DONE_TTL_MS;
-  const claim = redis.createScript<unknown>(CLAIM);
-  const complete = redis.createScript<unknown>(COMPLETE);
-  const release = redis.createScript<unknown>(RELEASE);
+  const maxInFlight = options.maxInFlight ?? 4;
+  if (!(maxInFlight >= 1 && (Number.isInteger(maxInFlight) || maxInFlight === Number.POSITIVE_INFINITY))) {
+    throw new RangeError(`upstashRedisStore: maxInFlight must be a whole number of requests, at least 1 (or Infinity), got ${maxInFlight}`);
+  }
+  const runScript = scriptRunner(redis, maxInFlight);
 
   return {
     async claim(key, owner, leaseMs): Promise<ClaimResult> {
       const lease = milliseconds(leaseMs, "leaseMs");
-      const reply = await run(() => claim.exec([prefix + key], [owner, lease]));
+      const reply = await run(() => runScript(CLAIM, [prefix + key], [owner, lease]));
       const entry = parseEntry(reply);
       if (entry.state === "done") return { state: "done", result: entry.result };
       if (entry.state === "running") return { state: "running", owner: entry.owner };
@@ -93,10 +110,10 @@ export function upstashRedisStore(redis: UpstashRedisLike, options: UpstashRedis
       // `undefined` (and functions) have no JSON form: stored as null, as memoryStore does.
       const json = JSON.stringify(result === undefined ? null : result) ?? "null";
       const ttl = milliseconds(ttlMs ?? defaultTtl, "ttlMs");
-      await run(() => complete.exec([prefix + key], [owner, json, ttl]));
+      await run(() => runScript(COMPLETE, [prefix + key], [owner, json, ttl]));
     },
     async release(key, owner) {
-      await run(() => release.exec([prefix + key], [owner]));
+      await run(() => runScript(RELEASE, [prefix + key], [owner]));
     },
   };
 }

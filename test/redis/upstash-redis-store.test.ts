@@ -1,6 +1,7 @@
 // upstashRedisStore against a real redis-server through the local REST endpoint: the shared store
 // suite unchanged (with the client's defaults and with its conveniences off), then what only this
-// store has: key prefix, stored shapes, TTLs, one request per operation, and outages.
+// store has: key prefix, stored shapes, TTLs, requests per operation (one each, or shared under load),
+// and outages.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Redis } from "@upstash/redis";
 import { upstashRedisStore } from "../../adapters/upstash-redis.ts";
@@ -103,6 +104,62 @@ describe("upstashRedisStore specifics (real redis-server)", () => {
     expect(stack.requests.length - before).toBe(21);
   });
 
+  test("operations made in one tick share one request", async () => {
+    const store = upstashRedisStore(stack.client({ enableAutoPipelining: false }));
+    await store.claim(key(), "warm", 1_000);
+    const before = stack.requests.length;
+    const keys = Array.from({ length: 10 }, key);
+    const claims = await Promise.all(keys.map((k) => store.claim(k, "msg_a", 10_000)));
+    expect(claims).toEqual(keys.map(() => ({ state: "acquired" })));
+    expect(stack.requests.slice(before)).toEqual(["/pipeline"]);
+  });
+
+  test("operations made while every request is in flight wait, then go together in the next one", async () => {
+    const store = upstashRedisStore(stack.client({ enableAutoPipelining: false }), { maxInFlight: 2 });
+    await store.claim(key(), "warm", 1_000);
+    const before = stack.requests.length;
+    stack.server.pause();
+    try {
+      // Each operation in its own macrotask, as deliveries arriving one by one make them.
+      const operations: Promise<unknown>[] = [];
+      for (let i = 0; i < 8; i++) {
+        operations.push(store.claim(key(), `msg_${i}`, 10_000));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      // Two requests are out (Redis answers neither); the other six operations wait in this process.
+      expect(stack.requests.length - before).toBe(2);
+      stack.server.resume();
+      expect(await Promise.all(operations)).toEqual(operations.map(() => ({ state: "acquired" })));
+    } finally {
+      stack.server.resume();
+    }
+    // The six waiting operations went in one request once a slot was free.
+    expect(stack.requests.length - before).toBe(3);
+  });
+
+  test("maxInFlight must be a whole number of requests, at least 1, or Infinity", () => {
+    for (const maxInFlight of [0, -1, 1.5, Number.NaN]) {
+      expect(() => upstashRedisStore(stack.client(), { maxInFlight })).toThrow(RangeError);
+    }
+    expect(() => upstashRedisStore(stack.client(), { maxInFlight: Number.POSITIVE_INFINITY })).not.toThrow();
+  });
+
+  test("a command failing inside a shared request fails only its own operation", async () => {
+    const store = upstashRedisStore(stack.client());
+    const broken = key();
+    await raw.hset(`jobwire:idem:${broken}`, { not: "a string" }); // GET in the script → WRONGTYPE
+    const keys = [key(), broken, key()];
+    const before = stack.requests.length;
+    const results = await Promise.allSettled(keys.map((k) => store.claim(k, "msg_a", 10_000)));
+    expect(stack.requests.length - before).toBe(1);
+    expect(results[0]).toEqual({ status: "fulfilled", value: { state: "acquired" } });
+    expect(results[2]).toEqual({ status: "fulfilled", value: { state: "acquired" } });
+    expect(results[1]!.status).toBe("rejected");
+    const error = (results[1] as PromiseRejectedResult).reason;
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as Error).message).toMatch(/WRONGTYPE/);
+  });
+
   test("concurrent claims while Redis does not know the scripts yet: still exactly one owner", async () => {
     await raw.scriptFlush();
     const store = upstashRedisStore(stack.client());
@@ -121,6 +178,12 @@ describe("upstashRedisStore specifics (real redis-server)", () => {
       expect(error).toBeInstanceOf(StoreUnavailableError);
       expect((error as Error).message).toMatch(/^idempotency store \(Upstash Redis\) unavailable/);
       expect((error as Error).cause).toBeDefined();
+    }
+    // Operations sharing the failed request each fail with it.
+    const shared = await Promise.allSettled([store.claim("a", "o", 1_000), store.complete("b", "o", 1), store.release("c", "o")]);
+    for (const result of shared) {
+      expect(result.status).toBe("rejected");
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
     }
   });
 
