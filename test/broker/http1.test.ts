@@ -93,6 +93,75 @@ describe("Http1Client", () => {
     expect(text(response.body)).toBe(body);
   });
 
+  test("decodes a chunked body split at every byte, then reuses the connection", async () => {
+    const connections = new Set<unknown>();
+    const response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\na;x=y\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n";
+    const url = await rawServer(async (_, socket) => {
+      connections.add(socket);
+      socket.setNoDelay(true);
+      for (const byte of response) {
+        socket.write(byte);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    });
+    for (let i = 0; i < 2; i++) expect(text((await send(url)).body)).toBe("abc0123456789");
+    expect(connections.size).toBe(1);
+  });
+
+  test("reads a chunk of several megabytes arriving in many packets", async () => {
+    const body = "0123456789abcdef".repeat(640 * 1024); // 10 MB, one chunk
+    const url = await rawServer((_, socket) => {
+      const response = `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n1\r\n!\r\n0\r\n\r\n`;
+      for (let at = 0; at < response.length; at += 64 * 1024) socket.write(response.slice(at, at + 64 * 1024));
+    });
+    const response = await send(url);
+    expect(response.body.length).toBe(body.length + 1);
+    expect(text(response.body)).toBe(`${body}!`);
+  });
+
+  test("a body longer than maxBody is cut there, and its connection is not reused", async () => {
+    const connections = new Set<unknown>();
+    const big = "x".repeat(1024 * 1024);
+    const answers = [
+      `HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n${big}`,
+      `HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n${(big.length).toString(16)}\r\n${big}\r\n0\r\n\r\n`,
+      `HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n${big}`,
+    ];
+    let n = 0;
+    const url = await rawServer((_, socket) => {
+      connections.add(socket);
+      socket.write(answers[n++]!);
+    });
+    const target = httpTarget(url)!;
+    const head = `GET / HTTP/1.1\r\nHost: ${target.host}\r\n\r\n`;
+    for (const status of [200, 500, 200]) {
+      const response = await client.request(target, head, undefined, false, 2000, 1000);
+      expect(response.status).toBe(status);
+      expect(text(response.body)).toBe("x".repeat(1000));
+    }
+    expect(connections.size).toBe(3);
+    // A body of exactly maxBody bytes is whole, and the connection stays.
+    const exact = await rawServer((_, socket) => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfour"));
+    const exactTarget = httpTarget(exact)!;
+    expect(text((await client.request(exactTarget, head, undefined, false, 2000, 4)).body)).toBe("four");
+  });
+
+  test("a response head, chunk line or trailers over 64 KB, or chunk data not ended by CRLF, fails the request", async () => {
+    const endless = "a".repeat(70 * 1024);
+    const answers = [
+      `HTTP/1.1 200 OK\r\nX-Long: ${endless}`,
+      `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${endless}`,
+      `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: ${endless}`,
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+    ];
+    let n = 0;
+    const url = await rawServer((_, socket) => socket.write(answers[n++]!));
+    for (const expected of [/response head over 64 KB/, /chunk size line over 64 KB/, /trailers over 64 KB/, /malformed chunked response/]) {
+      const error = await send(url).catch((e: unknown) => e);
+      expect(String(error)).toMatch(expected);
+    }
+  });
+
   test("reads a body ended by the server closing, then opens a new connection", async () => {
     let count = 0;
     const url = await rawServer((_, socket) => {

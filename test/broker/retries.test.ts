@@ -54,6 +54,44 @@ describe("retries", () => {
     await expect(broker.api(`/v2/messages/${id}`)).resolves.toHaveProperty("status", 404);
   });
 
+  test("a large response body: the broker reads and keeps its first 256 KB only (HTTP/1.1 client and fetch)", async () => {
+    const big = "0123456789abcdef".repeat(1024 * 1024); // 16 MB
+    const streamed = () => {
+      // Endless unless the broker stops reading: each pull is one 64 KB part, counted.
+      let pulls = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          pulls++;
+          controller.enqueue(new TextEncoder().encode(big.slice(0, 64 * 1024)));
+        },
+      });
+      return { response: new Response(body, { status: 500 }), pulls: () => pulls };
+    };
+    dest.respond((r) => (r.path === "/big" ? new Response(big, { status: 500 }) : new Response("ok")));
+    const id = await publish("/big", { "upstash-retries": "0" });
+    await broker.waitForEvent((e) => e.messageId === id && e.state === "FAILED");
+    expect(await dlqEntry(id)).toMatchObject({ responseStatus: 500, responseBody: big.slice(0, 256 * 1024) });
+
+    // Through fetch (Node, Deno, https): an endless body is cut the same way.
+    let stream: ReturnType<typeof streamed> | undefined;
+    const viaFetch = await startBroker({
+      fetch: async () => {
+        stream = streamed();
+        return stream.response;
+      },
+    });
+    try {
+      const response = await viaFetch.api(`/v2/publish/${dest.url}/endless`, { method: "POST", headers: { "upstash-retries": "0" }, body: "x" });
+      const { messageId } = (await response.json()) as { messageId: string };
+      await viaFetch.waitForEvent((e) => e.messageId === messageId && e.state === "FAILED");
+      const { messages } = (await (await viaFetch.api(`/v2/dlq?messageId=${messageId}`)).json()) as { messages: { responseBody: string }[] };
+      expect(messages[0]!.responseBody).toBe(big.slice(0, 64 * 1024).repeat(4));
+      expect(stream!.pulls()).toBeLessThan(10);
+    } finally {
+      await viaFetch.close();
+    }
+  });
+
   test("Retry-After (seconds) wins over the expression", async () => {
     let calls = 0;
     dest.respond((r) => (r.path === "/retry-after" && ++calls === 1 ? new Response("later", { status: 429, headers: { "retry-after": "1" } }) : new Response("ok")));

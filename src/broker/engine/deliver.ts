@@ -33,6 +33,12 @@ export interface AttemptContext {
   defaultTimeout: number;
 }
 
+/**
+ * Bytes of a response body the broker keeps (for the DLQ, events and callbacks). The rest is not
+ * read: a destination answering with a large body costs the broker no more than this.
+ */
+export const MAX_RESPONSE_BODY = 256 * 1024;
+
 const NO_BODY = new Set(["GET", "HEAD"]);
 /** Headers the HTTP/1.1 framing owns: a message forwarding one of them is delivered with `fetch`. */
 const FRAMING = new Set(["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "expect", "te", "trailer"]);
@@ -60,7 +66,7 @@ export async function attemptDelivery(
       for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
       const sendsBody = !NO_BODY.has(message.method);
       head += sendsBody ? `Content-Length: ${body.length}\r\n\r\n` : "\r\n";
-      const response = await context.http!.request(target, head, sendsBody ? body : undefined, message.method === "HEAD", timeoutMs);
+      const response = await context.http!.request(target, head, sendsBody ? body : undefined, message.method === "HEAD", timeoutMs, MAX_RESPONSE_BODY);
       let nonRetryable = "";
       let retryAfter: string | null = null;
       const lines = response.status < 200 || response.status >= 300 || message.callback ? headerLines(response.head) : [];
@@ -102,7 +108,7 @@ async function attemptWithFetch(
       signal: controller.signal,
       redirect: "manual",
     });
-    const responseBody = new Uint8Array(await response.arrayBuffer());
+    const responseBody = await readUpTo(response, MAX_RESPONSE_BODY);
     const { headers: responseHeaders } = response;
     return outcome(
       message, response.status, responseBody, responseHeaders.get("upstash-nonretryable-error") ?? "", responseHeaders.get("retry-after"),
@@ -114,6 +120,33 @@ async function attemptWithFetch(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The first `max` bytes of a response's body; the rest is not read (the stream is cancelled). */
+async function readUpTo(response: Response, max: number): Promise<Uint8Array> {
+  if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const parts: Uint8Array[] = [];
+  let have = 0;
+  try {
+    while (have <= max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      have += value.length;
+    }
+  } finally {
+    if (have > max) reader.cancel().catch(() => {});
+    else reader.releaseLock();
+  }
+  const body = new Uint8Array(Math.min(have, max));
+  let at = 0;
+  for (const part of parts) {
+    if (at >= body.length) break;
+    body.set(part.subarray(0, body.length - at), at);
+    at += part.length;
+  }
+  return body;
 }
 
 /** The headers of an attempt (§4.1): the message's own, then the broker's, the signature last. */

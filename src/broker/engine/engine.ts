@@ -51,8 +51,6 @@ export interface EngineOptions {
 
 /** Messages due later than this keep no body in memory; it is read back when they are due. */
 const HOT_HORIZON_MS = 10_000;
-/** Response bodies kept for the DLQ, events and callbacks. */
-const MAX_KEPT_RESPONSE = 256 * 1024;
 
 const decoder = new TextDecoder();
 
@@ -468,7 +466,7 @@ export class Engine {
   #outcome(entry: Entry, message: StoredMessage, result: AttemptResult): void {
     const { store, writer, emit } = this.#o;
     const body = entry.body!;
-    const responseBody = result.body && result.body.length > MAX_KEPT_RESPONSE ? result.body.subarray(0, MAX_KEPT_RESPONSE) : result.body;
+    const responseBody = result.body; // at most MAX_RESPONSE_BODY bytes: attemptDelivery reads no more
     // Built only when a callback or the DLQ needs it: most deliveries succeed without either.
     const toResponse = (): FailedResponse => {
       const response: FailedResponse = { body: responseBody };

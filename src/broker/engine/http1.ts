@@ -108,9 +108,14 @@ export function httpTarget(url: string): HttpTarget | undefined {
 const CR = 13;
 const LF = 10;
 const CRLF2 = Buffer.from("\r\n\r\n");
+/** A response head, a chunk-size line or the trailers longer than this fail the request. */
+export const MAX_RESPONSE_HEAD = 64 * 1024;
 
-/** Response parsing states: the head, a Content-Length body, a chunked body, a body ended by close. */
-const Read = { Head: 0, Length: 1, Chunked: 2, UntilClose: 3 } as const;
+/**
+ * Response parsing states: the head; a Content-Length body; a body ended by close; a chunked body's
+ * size line, data, the line end after the data, and the trailers after the last chunk.
+ */
+const Read = { Head: 0, Length: 1, UntilClose: 2, ChunkSize: 3, ChunkData: 4, ChunkEnd: 5, Trailers: 6 } as const;
 type ReadState = (typeof Read)[keyof typeof Read];
 
 /** One keep-alive socket and the parse state of its current response. */
@@ -119,7 +124,11 @@ class Connection {
   pending: Pending | undefined;
   /** Unsent bytes of the request, written on `drain`. */
   unsent: Uint8Array | undefined;
-  /** Received bytes of the head (or of a chunked body) not parsed yet; after a response, any bytes past it. */
+  /**
+   * Received bytes of a line-framed part (the head, a chunk-size line, the trailers) not parsed
+   * yet; after a response, any bytes past it. Body bytes never wait here: they go to `parts` as
+   * they come, so a large body costs no copying per packet.
+   */
   buffer: Buffer = EMPTY;
   received = false;
   closed = false;
@@ -127,7 +136,7 @@ class Connection {
   status = 0;
   head = "";
   keepAlive = true;
-  /** The Content-Length (Length). */
+  /** Body bytes still to come: of the Content-Length (Length), or of the current chunk (ChunkData). */
   remaining = 0;
   /** The body's parts so far, and their total length. */
   parts: Uint8Array[] = [];
@@ -166,12 +175,9 @@ class Connection {
     }
     this.received = true;
     try {
-      if (this.state === Read.Length || this.state === Read.UntilClose) {
-        this.body(chunk);
-      } else {
-        this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-        this.parse();
-      }
+      const data = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+      this.buffer = EMPTY;
+      this.parse(data);
     } catch (error) {
       this.fail(error as Error);
     }
@@ -187,7 +193,7 @@ class Connection {
     const pending = this.pending;
     if (!pending) return;
     if (this.state === Read.UntilClose && !error) {
-      this.complete(Buffer.concat(this.parts));
+      this.complete(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts));
       return;
     }
     this.pending = undefined;
@@ -214,66 +220,98 @@ class Connection {
     this.socket = undefined;
   }
 
-  /** Takes body bytes of a Content-Length or read-until-close body (kept as parts: no copying per packet). */
-  body(bytes: Uint8Array): void {
-    if (bytes.length > 0) {
-      this.parts.push(bytes);
-      this.have += bytes.length;
-    }
-    if (this.state !== Read.Length || this.have < this.remaining) return;
-    const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
-    // Bytes past the body (the server said more than it framed) keep the connection from reuse.
-    this.buffer = all.length > this.remaining ? Buffer.from(all.subarray(this.remaining)) : EMPTY;
-    this.complete(all.subarray(0, this.remaining));
+  /**
+   * Takes body bytes. Past the request's `maxBody`, the response ends there: the body is cut at
+   * `maxBody` bytes and the connection, with the rest unread, is not reused. Returns whether it ended.
+   */
+  keep(bytes: Uint8Array): boolean {
+    if (bytes.length === 0) return false;
+    this.parts.push(bytes);
+    this.have += bytes.length;
+    const max = this.pending!.maxBody;
+    if (this.have <= max) return false;
+    this.keepAlive = false;
+    this.buffer = EMPTY;
+    this.complete(Buffer.concat(this.parts).subarray(0, max));
+    return true;
   }
 
-  /** Parses the head, then a chunked body, from {@link buffer}. */
-  parse(): void {
+  /** Parses `data` (what was left unparsed, then what came) according to the state. */
+  parse(data: Buffer): void {
+    let at = 0;
     for (;;) {
-      const buffer = this.buffer;
       switch (this.state) {
         case Read.Head: {
-          const end = buffer.indexOf(CRLF2);
-          if (end < 0) return;
-          const next = this.readHead(buffer.toString("latin1", 0, end));
-          const rest = buffer.subarray(end + 4);
-          if (next === Read.Chunked || next === Read.Head) {
-            this.buffer = rest;
-            continue;
-          }
-          this.buffer = EMPTY;
-          this.body(rest);
-          return;
-        }
-        case Read.Length:
-        case Read.UntilClose:
-          return; // body() takes these; onClose ends a read-until-close body
-        case Read.Chunked: {
-          const lineEnd = buffer.indexOf(LF);
-          if (lineEnd < 0) return;
-          const size = parseInt(buffer.toString("latin1", 0, lineEnd), 16);
-          if (!(size >= 0)) throw new Error("malformed chunked response");
-          if (size === 0) {
-            // The last chunk, then optional trailers and an empty line.
-            const rest = buffer.subarray(lineEnd + 1);
-            let end: number;
-            if (rest.length >= 2 && rest[0] === CR && rest[1] === LF) end = lineEnd + 3;
-            else {
-              const trailers = rest.indexOf(CRLF2);
-              if (trailers < 0) return;
-              end = lineEnd + 1 + trailers + 4;
-            }
-            this.buffer = buffer.subarray(end);
-            this.complete(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts));
-            return;
-          }
-          if (buffer.length < lineEnd + 1 + size + 2) return;
-          this.parts.push(buffer.subarray(lineEnd + 1, lineEnd + 1 + size));
-          this.buffer = buffer.subarray(lineEnd + 1 + size + 2);
+          const end = data.indexOf(CRLF2, at);
+          if (end < 0) return this.wait(data, at, "response head");
+          this.state = this.readHead(data.toString("latin1", at, end));
+          at = end + 4;
+          if (this.state === Read.Length && this.remaining === 0) return this.end(data, at, EMPTY);
           continue;
+        }
+        case Read.Length: {
+          const take = Math.min(this.remaining, data.length - at);
+          if (this.keep(data.subarray(at, at + take))) return;
+          at += take;
+          this.remaining -= take;
+          if (this.remaining > 0) return; // all of `data` is taken: more to come
+          return this.end(data, at, this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts));
+        }
+        case Read.UntilClose:
+          this.keep(data.subarray(at)); // onClose ends it
+          return;
+        case Read.ChunkSize: {
+          const lineEnd = data.indexOf(LF, at);
+          if (lineEnd < 0) return this.wait(data, at, "chunk size line");
+          // parseInt stops at a chunk extension (`;name=value`) and at the CR.
+          const size = parseInt(data.toString("latin1", at, lineEnd), 16);
+          if (!(size >= 0)) throw new Error("malformed chunked response");
+          at = lineEnd + 1;
+          this.remaining = size;
+          this.state = size === 0 ? Read.Trailers : Read.ChunkData;
+          continue;
+        }
+        case Read.ChunkData: {
+          const take = Math.min(this.remaining, data.length - at);
+          if (this.keep(data.subarray(at, at + take))) return;
+          at += take;
+          this.remaining -= take;
+          if (this.remaining > 0) return;
+          this.state = Read.ChunkEnd;
+          continue;
+        }
+        case Read.ChunkEnd: {
+          if (data.length - at < 2) return this.wait(data, at, "chunk");
+          if (data[at] !== CR || data[at + 1] !== LF) throw new Error("malformed chunked response");
+          at += 2;
+          this.state = Read.ChunkSize;
+          continue;
+        }
+        case Read.Trailers: {
+          // The last chunk's line is read; then an empty line, or trailer fields and an empty line.
+          let end: number;
+          if (data.length - at >= 2 && data[at] === CR && data[at + 1] === LF) end = at + 2;
+          else {
+            const trailers = data.indexOf(CRLF2, at);
+            if (trailers < 0) return this.wait(data, at, "trailers");
+            end = trailers + 4;
+          }
+          return this.end(data, end, this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts));
         }
       }
     }
+  }
+
+  /** Keeps the unparsed rest of `data` for the next packet; a line-framed part has a size bound. */
+  wait(data: Buffer, at: number, what: string): void {
+    if (data.length - at > MAX_RESPONSE_HEAD) throw new Error(`malformed response: ${what} over ${MAX_RESPONSE_HEAD / 1024} KB`);
+    this.buffer = at === 0 ? data : data.subarray(at);
+  }
+
+  /** The response ended at `at` in `data`; anything past it is kept (and keeps the connection from reuse). */
+  end(data: Buffer, at: number, body: Uint8Array): void {
+    this.buffer = at < data.length ? Buffer.from(data.subarray(at)) : EMPTY;
+    this.complete(body);
   }
 
   /** Reads a response head; returns the state it leads to (still Head after a 1xx). */
@@ -291,18 +329,16 @@ class Connection {
     this.keepAlive = connection?.includes("close") ? false : connection?.includes("keep-alive") || head.startsWith("HTTP/1.1");
     const contentLength = length === null || length === "" ? Number.NaN : Number(length);
     if (this.pending!.head || status === 204 || status === 304 || status === 101) {
-      this.state = Read.Length;
       this.remaining = 0;
-    } else if (chunked) {
-      this.state = Read.Chunked;
-    } else if (contentLength >= 0 && Number.isSafeInteger(contentLength)) {
-      this.state = Read.Length;
-      this.remaining = contentLength;
-    } else {
-      this.state = Read.UntilClose;
-      this.keepAlive = false;
+      return Read.Length;
     }
-    return this.state;
+    if (chunked) return Read.ChunkSize;
+    if (contentLength >= 0 && Number.isSafeInteger(contentLength)) {
+      this.remaining = contentLength;
+      return Read.Length;
+    }
+    this.keepAlive = false;
+    return Read.UntilClose;
   }
 
   complete(body: Uint8Array): void {
@@ -349,11 +385,13 @@ class Pending {
   readonly head: boolean;
   readonly deadline: number;
   readonly timeoutMs: number;
+  /** Bytes of the response body kept; the response ends there. */
+  readonly maxBody: number;
   readonly #resolve: (response: HttpResponse) => void;
   readonly #reject: (error: Error) => void;
 
   constructor(
-    client: Http1Client, target: HttpTarget, request: Uint8Array, head: boolean, timeoutMs: number,
+    client: Http1Client, target: HttpTarget, request: Uint8Array, head: boolean, timeoutMs: number, maxBody: number,
     resolve: (response: HttpResponse) => void, reject: (error: Error) => void,
   ) {
     this.client = client;
@@ -361,6 +399,7 @@ class Pending {
     this.request = request;
     this.head = head;
     this.timeoutMs = timeoutMs;
+    this.maxBody = maxBody;
     this.deadline = Date.now() + timeoutMs;
     this.#resolve = resolve;
     this.#reject = reject;
@@ -417,13 +456,17 @@ export class Http1Client {
    * Sends `head` (the request line and headers, ending with the empty line, latin1) and `body` to
    * `target`, and resolves with the whole response, or rejects on a connection error or after
    * `timeoutMs` ({@link HttpTimeoutError}). `isHead`: a HEAD request, whose response has no body.
+   * A body longer than `maxBody` is cut there, and the rest is not read (the connection is closed).
    */
-  request(target: HttpTarget, head: string, body: Uint8Array | undefined, isHead: boolean, timeoutMs: number): Promise<HttpResponse> {
+  request(
+    target: HttpTarget, head: string, body: Uint8Array | undefined, isHead: boolean, timeoutMs: number,
+    maxBody = Number.POSITIVE_INFINITY,
+  ): Promise<HttpResponse> {
     const request = Buffer.allocUnsafe(head.length + (body?.length ?? 0));
     request.write(head, 0, "latin1");
     if (body) request.set(body, head.length);
     return new Promise<HttpResponse>((resolve, reject) => {
-      const pending = new Pending(this, target, request, isHead, timeoutMs, resolve, reject);
+      const pending = new Pending(this, target, request, isHead, timeoutMs, maxBody, resolve, reject);
       this.#inFlight.add(pending);
       if (!this.#sweep) {
         this.#sweep = setInterval(() => this.#expire(), SWEEP_MS);
