@@ -31,8 +31,13 @@ type Reply = { result?: unknown; error?: string };
 
 /** At most this many operations in one request. */
 export const MAX_CALLS_PER_REQUEST = 100;
-/** A request stops taking operations past this many characters of keys and arguments (one may exceed it alone). */
-export const MAX_CHARS_PER_REQUEST = 1 << 20;
+/**
+ * A request stops taking operations past this many characters of keys and arguments; a larger
+ * operation goes alone, as it would unbatched. Small enough that escaping and UTF-8 (at most 6
+ * bytes per character) keep a shared request far below the 1 MB request limit of Upstash's free
+ * plan, so sharing never makes a request too large that would have fitted alone.
+ */
+export const MAX_CHARS_PER_REQUEST = 64 * 1024;
 
 /** A runner sending at most `maxInFlight` requests at once (`Infinity`: no limit). */
 export function scriptRunner(redis: PipelineSource, maxInFlight: number): RunScript {
