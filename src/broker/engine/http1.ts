@@ -236,6 +236,14 @@ class Connection {
     return true;
   }
 
+  /** Takes up to `remaining` body bytes of `data` from `at`; returns where it stopped, or -1 if the response ended. */
+  takeBody(data: Buffer, at: number): number {
+    const take = Math.min(this.remaining, data.length - at);
+    if (this.keep(data.subarray(at, at + take))) return -1;
+    this.remaining -= take;
+    return at + take;
+  }
+
   /** Parses `data` (what was left unparsed, then what came) according to the state. */
   parse(data: Buffer): void {
     let at = 0;
@@ -250,11 +258,8 @@ class Connection {
           continue;
         }
         case Read.Length: {
-          const take = Math.min(this.remaining, data.length - at);
-          if (this.keep(data.subarray(at, at + take))) return;
-          at += take;
-          this.remaining -= take;
-          if (this.remaining > 0) return; // all of `data` is taken: more to come
+          at = this.takeBody(data, at);
+          if (at < 0 || this.remaining > 0) return; // cut at maxBody, or all of `data` taken and more to come
           return this.end(data, at, this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts));
         }
         case Read.UntilClose:
@@ -272,11 +277,8 @@ class Connection {
           continue;
         }
         case Read.ChunkData: {
-          const take = Math.min(this.remaining, data.length - at);
-          if (this.keep(data.subarray(at, at + take))) return;
-          at += take;
-          this.remaining -= take;
-          if (this.remaining > 0) return;
+          at = this.takeBody(data, at);
+          if (at < 0 || this.remaining > 0) return;
           this.state = Read.ChunkEnd;
           continue;
         }

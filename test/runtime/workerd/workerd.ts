@@ -1,5 +1,6 @@
 // workerd through Miniflare, for the tests in this folder: a Worker bundled as wrangler bundles it,
 // started on a given port with its bindings, its console output collected line by line.
+import { expect } from "bun:test";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -28,6 +29,12 @@ export async function bundle(entry = join(root, "examples/cloudflare/worker.ts")
     logLevel: "silent",
   });
   return result.outputFiles[0]!.text;
+}
+
+/** Fails unless the bundle imports nothing from Node (no `node:` module, no `require`). */
+export function expectNoNodeImports(script: string): void {
+  expect(script).not.toMatch(/from\s*["']node:/);
+  expect(script).not.toMatch(/require\(\s*["']/);
 }
 
 /** A port the OS says is free now (Miniflare's must be known before start: WORKER_URL names it). */
