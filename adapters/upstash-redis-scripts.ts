@@ -3,7 +3,10 @@
 // operations waiting as one `/pipeline` request. Idle, an operation goes out at once (after the same
 // two microtasks the client's own auto-pipelining waits, so operations of one tick share a request);
 // under load, requests grow larger instead of more numerous, which is what costs CPU on both ends.
+// A request that does not answer in time fails its operations and frees its slot, so a stalled
+// connection can never hold every later operation behind it.
 import type { Redis } from "@upstash/redis";
+import { MAX_TIMER_MS } from "../src/duration.ts";
 
 /** What the runner needs from a `Redis` instance of `@upstash/redis`. */
 export type PipelineSource = Pick<Redis, "pipeline">;
@@ -39,8 +42,19 @@ export const MAX_CALLS_PER_REQUEST = 100;
  */
 export const MAX_CHARS_PER_REQUEST = 64 * 1024;
 
-/** A runner sending at most `maxInFlight` requests at once (`Infinity`: no limit). */
-export function scriptRunner(redis: PipelineSource, maxInFlight: number): RunScript {
+/** The error of the operations of a request that did not answer within its timeout. */
+export class RequestTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`Redis did not answer within ${ms} ms (the operation may still take effect)`);
+    this.name = "RequestTimeoutError";
+  }
+}
+
+/**
+ * A runner sending at most `maxInFlight` requests at once (`Infinity`: no limit); a request not
+ * answered within `timeoutMs` fails its operations with {@link RequestTimeoutError} and frees its slot.
+ */
+export function scriptRunner(redis: PipelineSource, maxInFlight: number, timeoutMs: number): RunScript {
   const waiting: Call[] = [];
   let inFlight = 0;
   let scheduled = false;
@@ -61,9 +75,22 @@ export function scriptRunner(redis: PipelineSource, maxInFlight: number): RunScr
       }
       const batch = waiting.splice(0, n);
       inFlight++;
-      send(redis, batch).finally(() => {
+      let freed = false;
+      const free = () => {
+        if (freed) return;
+        freed = true;
         inFlight--;
         if (waiting.length > 0) schedule();
+      };
+      // Late replies then settle nothing: each operation was already failed (settling twice is a no-op).
+      const timer = setTimeout(() => {
+        const error = new RequestTimeoutError(timeoutMs);
+        for (const call of batch) call.reject(error);
+        free();
+      }, Math.min(timeoutMs, MAX_TIMER_MS));
+      send(redis, batch).finally(() => {
+        clearTimeout(timer);
+        free();
       });
     }
   }

@@ -25,6 +25,12 @@ export interface UpstashRedisStoreOptions {
    * @default 4
    */
   maxInFlight?: number;
+  /**
+   * How long one request may go unanswered before its operations fail (`StoreUnavailableError`: the
+   * worker answers 503 and the broker retries) and its slot is freed for the operations waiting.
+   * @default 10_000
+   */
+  requestTimeoutMs?: number;
 }
 
 // Entries are JSON objects written by the scripts themselves, with a fixed opening, so a script can
@@ -95,7 +101,9 @@ export function upstashRedisStore(redis: UpstashRedisLike, options: UpstashRedis
   if (!(maxInFlight >= 1 && (Number.isInteger(maxInFlight) || maxInFlight === Number.POSITIVE_INFINITY))) {
     throw new RangeError(`upstashRedisStore: maxInFlight must be a whole number of requests, at least 1 (or Infinity), got ${maxInFlight}`);
   }
-  const runScript = scriptRunner(redis, maxInFlight);
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  if (!(requestTimeoutMs > 0)) throw new RangeError(`upstashRedisStore: requestTimeoutMs must be a positive number of milliseconds, got ${requestTimeoutMs}`);
+  const runScript = scriptRunner(redis, maxInFlight, requestTimeoutMs);
 
   return {
     async claim(key, owner, leaseMs): Promise<ClaimResult> {

@@ -137,6 +137,36 @@ describe("upstashRedisStore specifics (real redis-server)", () => {
     expect(stack.requests.length - before).toBe(3);
   });
 
+  test("a request Redis does not answer in time fails its operations and frees its slot; the retry takes the late claim over", async () => {
+    const store = upstashRedisStore(stack.client(), { maxInFlight: 1, requestTimeoutMs: 200 });
+    await store.claim(key(), "warm", 1_000);
+    const [k1, k2] = [key(), key()];
+    stack.server.pause();
+    let outcomes: unknown[];
+    try {
+      const first = store.claim(k1, "msg_a", 10_000).then(() => undefined, (e: unknown) => e);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const second = store.claim(k2, "msg_b", 10_000).then(() => undefined, (e: unknown) => e); // waits for the slot
+      outcomes = await Promise.all([first, second]);
+    } finally {
+      stack.server.resume();
+    }
+    for (const error of outcomes) {
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).message).toMatch(/did not answer within 200 ms/);
+    }
+    // The first claim reached Redis after all: the same message's retry takes it over, another waits.
+    await waitFor("the late claim to land", async () => (await raw.exists(`jobwire:idem:${k1}`)) === 1, 5_000);
+    expect(await store.claim(k1, "msg_other", 10_000)).toEqual({ state: "running", owner: "msg_a" });
+    expect(await store.claim(k1, "msg_a", 10_000)).toEqual({ state: "acquired" });
+  });
+
+  test("requestTimeoutMs must be a positive number of milliseconds", () => {
+    for (const requestTimeoutMs of [0, -5, Number.NaN]) {
+      expect(() => upstashRedisStore(stack.client(), { requestTimeoutMs })).toThrow(RangeError);
+    }
+  });
+
   test("maxInFlight must be a whole number of requests, at least 1, or Infinity", () => {
     for (const maxInFlight of [0, -1, 1.5, Number.NaN]) {
       expect(() => upstashRedisStore(stack.client(), { maxInFlight })).toThrow(RangeError);
