@@ -95,6 +95,9 @@ type Entry = { state: "acquired" } | { state: "done"; result: unknown } | { stat
  * const worker = createWorker({ signingKeys, store: upstashRedisStore(Redis.fromEnv()) });
  */
 export function upstashRedisStore(redis: UpstashRedisLike, options: UpstashRedisStoreOptions = {}): IdempotencyStore {
+  if (typeof (redis as Partial<UpstashRedisLike> | undefined)?.pipeline !== "function") {
+    throw new TypeError("upstashRedisStore: expected an @upstash/redis `Redis` instance (new Redis({ url, token }) or Redis.fromEnv()), which has pipeline()");
+  }
   const prefix = options.prefix ?? "jobwire:idem:";
   const defaultTtl = options.ttlMs ?? DEFAULT_DONE_TTL_MS;
   const maxInFlight = options.maxInFlight ?? 4;

@@ -161,6 +161,12 @@ describe("upstashRedisStore specifics (real redis-server)", () => {
     expect(await store.claim(k1, "msg_a", 10_000)).toEqual({ state: "acquired" });
   });
 
+  test("something other than an @upstash/redis client is refused at once, naming what is expected", () => {
+    for (const wrong of [undefined, {}, { get: () => null }]) {
+      expect(() => upstashRedisStore(wrong as unknown as Redis)).toThrow(/expected an @upstash\/redis `Redis` instance/);
+    }
+  });
+
   test("requestTimeoutMs must be a positive number of milliseconds", () => {
     for (const requestTimeoutMs of [0, -5, Number.NaN]) {
       expect(() => upstashRedisStore(stack.client(), { requestTimeoutMs })).toThrow(RangeError);
