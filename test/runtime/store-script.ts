@@ -1,0 +1,57 @@
+// upstashRedisStore outside Bun: one script, bundled with esbuild for a runtime (`@upstash/redis`
+// and jobwire's adapter inside), run there against the REST endpoint in front of a real
+// redis-server (test/redis/stack.ts, in the test's own process). It prints one JSON line of what
+// the store answered, for the runtime tests in node/ and deno/.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { root } from "./harness.ts";
+
+const SCRIPT = `
+import { Redis } from "@upstash/redis";
+import { upstashRedisStore } from ${JSON.stringify(join(root, "adapters/upstash-redis.ts"))};
+
+const [url, token, prefix] = [globalThis.STORE_URL, globalThis.STORE_TOKEN, globalThis.STORE_PREFIX];
+const store = upstashRedisStore(new Redis({ url, token, retry: { retries: 0 }, enableTelemetry: false }), { prefix });
+const out = {};
+// Twenty jobs at once; then each key claimed again by another message, completed, claimed once more.
+const keys = Array.from({ length: 20 }, (_, i) => "k" + i);
+out.first = await Promise.all(keys.map((key) => store.claim(key, "msg_" + key, 10_000)));
+out.other = await Promise.all(keys.map((key) => store.claim(key, "msg_other", 10_000)));
+await Promise.all(keys.map((key, i) => store.complete(key, "msg_" + key, { n: i })));
+out.done = await Promise.all(keys.map((key) => store.claim(key, "msg_late", 10_000)));
+console.log(JSON.stringify(out));
+`;
+
+/** Bundles the script for `platform`, with the endpoint's URL and token and a fresh key prefix baked in. */
+export async function storeScript(platform: "node" | "neutral", endpoint: { url: string; token: string }, prefix: string): Promise<{ file: string; cleanup(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), "jobwire-store-script-"));
+  const entry = join(dir, "entry.mjs");
+  const globals = `globalThis.STORE_URL = ${JSON.stringify(endpoint.url)}; globalThis.STORE_TOKEN = ${JSON.stringify(endpoint.token)}; globalThis.STORE_PREFIX = ${JSON.stringify(prefix)};\n`;
+  writeFileSync(join(dir, "globals.mjs"), globals);
+  writeFileSync(entry, `import "./globals.mjs";\n${SCRIPT}`);
+  const file = join(dir, "store.mjs");
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform,
+    format: "esm",
+    target: "es2022",
+    outfile: file,
+    nodePaths: [join(root, "node_modules")], // the script sits in a temp dir
+    logLevel: "silent",
+    ...(platform === "neutral" ? { conditions: ["deno", "worker", "browser"], mainFields: ["module", "main"] } : {}),
+  });
+  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** What the script must print, for `prefix`'s fresh keys. */
+export function expectedStoreAnswers() {
+  const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+  return {
+    first: keys.map(() => ({ state: "acquired" })),
+    other: keys.map((key) => ({ state: "running", owner: `msg_${key}` })),
+    done: keys.map((_, i) => ({ state: "done", result: { n: i } })),
+  };
+}
