@@ -31,10 +31,13 @@ export interface PublishResponse {
   deduplicated?: boolean;
 }
 
+/** One entry of a batch answer: hosted QStash answers `{ error }` for a message it refused. */
+export type BatchResponseItem = PublishResponse | { error: string };
+
 /** The calls `createClient` makes. */
 export interface BrokerApi {
   publish(message: OutgoingMessage): Promise<PublishResponse>;
-  batch(messages: readonly OutgoingMessage[]): Promise<PublishResponse[]>;
+  batch(messages: readonly OutgoingMessage[]): Promise<BatchResponseItem[]>;
   createSchedule(message: OutgoingMessage): Promise<{ scheduleId: string }>;
   deleteSchedule(id: string): Promise<void>;
   cancelMessage(id: string): Promise<void>;
@@ -78,7 +81,7 @@ export function brokerApi(options: BrokerApiOptions): BrokerApi {
         body,
         ...(queue ? { queue } : {}),
       }));
-      const answer = await json<PublishResponse | PublishResponse[]>(
+      const answer = await json<BatchResponseItem | BatchResponseItem[]>(
         await call("POST", "v2/batch", { "Content-Type": "application/json" }, JSON.stringify(items)),
       );
       return Array.isArray(answer) ? answer : [answer];

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { createClient } from "./client.ts";
-import { JobInputError } from "./errors.ts";
+import { EnqueueBatchError, JobInputError } from "./errors.ts";
 import { defineJob } from "./job.ts";
 import { type RecordedRequest, type RecordingServer, recordingServer } from "../test/helpers/recording-server.ts";
 
@@ -17,8 +17,12 @@ beforeAll(() => {
     seen.push(request);
     const { path } = request;
     if (path.startsWith("/v2/batch")) {
-      const items = JSON.parse(request.body) as unknown[];
-      return Response.json(items.map((_, i) => ({ messageId: `msg_b${i}`, url: "x" })), { status: 201 });
+      const items = JSON.parse(request.body) as { body?: string }[];
+      // As hosted QStash: a message it refuses gets an error entry, and the others are enqueued.
+      const answers = items.map((item, i) =>
+        item.body?.includes('"refuse"') ? { error: `message ${i} refused` } : item.body?.includes('"no-id"') ? { url: "x" } : { messageId: `msg_b${i}`, url: "x" },
+      );
+      return Response.json(answers.slice(0, items.some((item) => item.body?.includes('"short"')) ? 1 : undefined), { status: 201 });
     }
     if (path.startsWith("/v2/schedules/")) return Response.json({ scheduleId: "scd_1" });
     if (request.method === "DELETE") return Response.json({ cancelled: 1 });
@@ -122,6 +126,24 @@ describe("createClient", () => {
     expect(items[0]!.headers["upstash-deduplication-id"]).toBe("welcome:1");
     expect(items[1]!.queue).toBe("fifo");
     expect(items[1]!.headers["upstash-delay"]).toBe("5s");
+  });
+
+  test("enqueueMany: messages the broker refuses throw EnqueueBatchError with every result, in order", async () => {
+    const note = defineJob({ name: "note", input: v.object({ text: v.string() }) });
+    const error = await client()
+      .enqueueMany([note.with({ text: "ok" }), note.with({ text: "refuse" }), note.with({ text: "no-id" }), note.with({ text: "fine" })])
+      .then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(EnqueueBatchError);
+    expect((error as EnqueueBatchError).results).toEqual([
+      { messageId: "msg_b0", deduplicated: false },
+      { error: "message 1 refused" },
+      { error: "the broker answered no messageId for this message" },
+      { messageId: "msg_b3", deduplicated: false },
+    ]);
+    expect((error as Error).message).toBe("2 of 4 messages were refused by the broker (the first: message 1 refused); the others were enqueued: see `results`");
+    // An answer shorter than the batch leaves the missing ones refused, never silently enqueued.
+    const short = await client().enqueueMany([note.with({ text: "short" }), note.with({ text: "ok" })]).then(() => undefined, (e: unknown) => e);
+    expect((short as EnqueueBatchError).results).toEqual([{ messageId: "msg_b0", deduplicated: false }, { error: "the broker answered no messageId for this message" }]);
   });
 
   test("enqueueMany of nothing sends nothing", async () => {

@@ -1,5 +1,5 @@
-import { type BrokerApi, brokerApi, type OutgoingMessage, publishHeaders, type RetryOptions } from "./broker-api.ts";
-import { JobInputError } from "./errors.ts";
+import { type BrokerApi, brokerApi, type OutgoingMessage, publishHeaders, type PublishResponse, type RetryOptions } from "./broker-api.ts";
+import { type BatchItemResult, EnqueueBatchError, JobInputError } from "./errors.ts";
 import { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./headers.ts";
 import {
   type AnyJob,
@@ -62,7 +62,10 @@ export interface JobClient<Jobs extends AnyJob = AnyJob> {
    * publishes nothing) when the input is invalid.
    */
   enqueue<J extends Jobs>(job: J, input: InputOf<J>, options?: EnqueueOptions): Promise<EnqueueResult>;
-  /** Validates every request, then publishes them all in one batch call. Results are in order. */
+  /**
+   * Validates every request, then publishes them all in one batch call. Results are in order. When
+   * the broker refuses some messages, throws {@link EnqueueBatchError} with every result.
+   */
   enqueueMany(requests: readonly JobRequest<Jobs>[]): Promise<EnqueueResult[]>;
   /** Creates or replaces (by `id`) a cron schedule for a job. */
   schedule<J extends Jobs>(job: J, options: ScheduleOptions<J>): Promise<{ scheduleId: string }>;
@@ -120,7 +123,15 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
     async enqueueMany(requests) {
       if (requests.length === 0) return [];
       const prepared = await Promise.all(requests.map((r) => prepare(r.job, r.input, r.options)));
-      return (await api.batch(prepared.map((p) => toMessage(p)))).map(toResult);
+      const answers = await api.batch(prepared.map((p) => toMessage(p)));
+      // A message the broker refused must never pass for enqueued: any refusal throws, with every result.
+      const results = prepared.map((_, i): BatchItemResult => {
+        const answer = answers[i] as Partial<PublishResponse & { error: unknown }> | undefined;
+        if (typeof answer?.messageId === "string" && answer.error === undefined) return toResult(answer as PublishResponse);
+        return { error: typeof answer?.error === "string" ? answer.error : "the broker answered no messageId for this message" };
+      });
+      if (results.some((result) => "error" in result)) throw new EnqueueBatchError(results);
+      return results as EnqueueResult[];
     },
     async schedule(job, scheduleOptions) {
       const { id, cron, input, ...delivery } = scheduleOptions;

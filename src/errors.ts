@@ -117,6 +117,29 @@ export class ConfigError extends JobwireError {
   }
 }
 
+/** One message of an `enqueueMany` batch: accepted (as `enqueue` answers) or refused with the broker's reason. */
+export type BatchItemResult = { messageId: string; deduplicated: boolean } | { error: string };
+
+/**
+ * Some messages of an `enqueueMany` batch were refused: the broker answered an error for them
+ * (hosted QStash does so per message and still enqueues the others). `results` has one entry per
+ * request, in order, so the refused ones can be sent again and the accepted ones are not lost.
+ */
+export class EnqueueBatchError extends JobwireError {
+  /** Per request, in order: `{ messageId, deduplicated }` when accepted, `{ error }` when refused. */
+  readonly results: BatchItemResult[];
+
+  constructor(results: BatchItemResult[], options?: JobwireErrorOptions) {
+    const refused = results.filter((result): result is { error: string } => "error" in result);
+    super(
+      `${refused.length} of ${results.length} messages were refused by the broker (the first: ${refused[0]?.error}); the others were enqueued: see \`results\``,
+      options,
+    );
+    this.name = "EnqueueBatchError";
+    this.results = results;
+  }
+}
+
 /**
  * The broker answered a client call with an error status (a bad token, a rate limit, an invalid
  * option). Nothing was published by that call; `status` and the broker's own message are kept.

@@ -5,8 +5,10 @@ export type { ClientOptions, EnqueueResult, JobClient, ScheduleOptions } from ".
 export { type EnvGetter, type QStashEnv, readQStashEnv, readSigningKeys } from "./env.ts";
 export { type Duration, formatDuration, parseDuration } from "./duration.ts";
 export {
+  type BatchItemResult,
   BrokerError,
   ConfigError,
+  EnqueueBatchError,
   type InputIssue,
   JobInputError,
   JobwireError,
