@@ -5,7 +5,8 @@
  *  (a) latency: one job at a time; p50/p99 of `claim` and of `complete`;
  *  (b) throughput: 64 jobs in flight, with the store's default `maxInFlight` (4 requests at once,
  *      operations made meanwhile share the next one) and with `maxInFlight: Infinity` (each tick's
- *      operations sent at once, as the client's own auto-pipelining does).
+ *      operations sent at once, as the client's own auto-pipelining does); once in lockstep, and
+ *      once staggered over event-loop turns, as deliveries arriving one by one make them.
  *  Each of these runs 5 times (once with `--quick`), alternating; rows show the median and spread.
  *
  * The endpoint runs in its own process (as `jobwire dev --redis` does) and counts the HTTP requests
@@ -163,7 +164,14 @@ async function baseline(endpoint: Endpoint, calls: number): Promise<Row> {
   };
 }
 
-async function concurrent(endpoint: Endpoint, jobs: number, inFlight: number, maxInFlight: number | undefined, run: string): Promise<Row> {
+// Staggered, each job waits 0–3 event-loop turns before its claim, as deliveries arriving one by one
+// over HTTP do; otherwise the jobs in flight stay in lockstep and every operation of a round is made
+// in the same tick, which the client's own auto-pipelining already shares.
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+async function concurrent(endpoint: Endpoint, jobs: number, inFlight: number, maxInFlight: number | undefined, run: string, staggered = false): Promise<Row> {
   const redis = new Redis({ url: endpoint.url, token: TOKEN, retry: { retries: 0 }, enableTelemetry: false });
   const store = upstashRedisStore(redis, maxInFlight === undefined ? {} : { maxInFlight });
   await warm(store, run);
@@ -174,6 +182,7 @@ async function concurrent(endpoint: Endpoint, jobs: number, inFlight: number, ma
     Array.from({ length: inFlight }, async () => {
       while (next < jobs) {
         const i = next++;
+        if (staggered) for (let t = i % 4; t > 0; t--) await turn();
         const key = `con-${run}-${i}`;
         const claim = await store.claim(key, `msg_${i}`, 30_000);
         if (claim.state !== "acquired") throw new Error(`unexpected ${claim.state}`);
@@ -184,7 +193,7 @@ async function concurrent(endpoint: Endpoint, jobs: number, inFlight: number, ma
   const seconds = (performance.now() - started) / 1000;
   const requests = (await endpoint.requests()) - before;
   return {
-    scenario: `${inFlight} jobs in flight, ${maxInFlight === undefined ? "default maxInFlight (4)" : `maxInFlight: ${maxInFlight}`}`,
+    scenario: `${inFlight} jobs in flight${staggered ? " (staggered)" : ""}, ${maxInFlight === undefined ? "default maxInFlight (4)" : `maxInFlight: ${maxInFlight}`}`,
     jobs,
     jobsPerSecond: jobs / seconds,
     requests,
@@ -242,11 +251,13 @@ async function main(quick: boolean): Promise<void> {
     const runs = quick ? 1 : 5;
     const floor = await baseline(endpoint, seqJobs);
     // Each scenario `runs` times, the scenarios alternating; a row reports the median and the spread.
-    const scenarios: Row[][] = [[], [], []];
+    const scenarios: Row[][] = [[], [], [], [], []];
     for (let r = 0; r < runs; r++) {
       scenarios[0]!.push(await sequential(endpoint, seqJobs, `a${r}`));
       scenarios[1]!.push(await concurrent(endpoint, conJobs, 64, undefined, `b${r}`));
       scenarios[2]!.push(await concurrent(endpoint, conJobs, 64, Number.POSITIVE_INFINITY, `c${r}`));
+      scenarios[3]!.push(await concurrent(endpoint, conJobs, 64, undefined, `d${r}`, true));
+      scenarios[4]!.push(await concurrent(endpoint, conJobs, 64, Number.POSITIVE_INFINITY, `e${r}`, true));
     }
     const ms = (value: number) => `${value.toFixed(2)} ms`;
     const pair = (rows: Row[], pick: (row: Row) => [number, number] | undefined) =>

@@ -42,6 +42,13 @@ test("bench/store.ts --quick: the Redis store rows with their request counts, an
   // Jobs in flight share requests: fewer requests than operations.
   expectRow(stdout, "64 jobs in flight, default maxInFlight (4)", `\\| 1000 × 1 ${rate} – \\| – \\| 0\\.\\d\\d \\(\\d+ for 2000 ops\\) \\|$`);
   expectRow(stdout, "64 jobs in flight, maxInFlight: Infinity", `\\| 1000 × 1 ${rate} – \\| – \\| 0\\.\\d\\d \\(\\d+ for 2000 ops\\) \\|$`);
+  // Staggered over event-loop turns, only the store's own sharing joins operations: it sends fewer
+  // requests than the same jobs with maxInFlight: Infinity (each tick's operations at once).
+  const staggered = (label: string) => {
+    expectRow(stdout, label, `\\| 1000 × 1 ${rate} – \\| – \\| ${NUMBER} \\((\\d+) for 2000 ops\\) \\|$`);
+    return Number(/\((\d+) for 2000 ops\)/.exec(stdout.split("\n").find((line) => line.startsWith(`| ${label}`))!)![1]);
+  };
+  expect(staggered("64 jobs in flight (staggered), default maxInFlight (4)")).toBeLessThan(staggered("64 jobs in flight (staggered), maxInFlight: Infinity"));
   expectRow(stdout, "upstashRedisStore via the REST endpoint", `\\| ${NUMBER} \\| ${NUMBER}–${NUMBER} \\| ${NUMBER}× \\|$`);
 }, 60_000);
 
