@@ -37,8 +37,9 @@ export const MAX_CALLS_PER_REQUEST = 100;
 /**
  * A request stops taking operations past this many characters of keys and arguments; a larger
  * operation goes alone, as it would unbatched. Small enough that escaping and UTF-8 (at most 6
- * bytes per character) keep a shared request far below the 1 MB request limit of Upstash's free
- * plan, so sharing never makes a request too large that would have fitted alone.
+ * bytes per character) keep a shared request under 400 KB, far below Upstash's request limit (10 MB
+ * on Free and Pay-as-you-go databases), so sharing never makes a request too large that would have
+ * fitted alone.
  */
 export const MAX_CHARS_PER_REQUEST = 64 * 1024;
 
