@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { EnqueueResult } from "./client.ts";
 
 /** Options every jobwire error accepts, as `Error` does. */
 export interface JobwireErrorOptions {
@@ -118,7 +119,7 @@ export class ConfigError extends JobwireError {
 }
 
 /** One message of an `enqueueMany` batch: accepted (as `enqueue` answers) or refused with the broker's reason. */
-export type BatchItemResult = { messageId: string; deduplicated: boolean } | { error: string };
+export type BatchItemResult = EnqueueResult | { error: string };
 
 /**
  * Some messages of an `enqueueMany` batch were refused: the broker answered an error for them

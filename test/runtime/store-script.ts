@@ -14,8 +14,8 @@ const SCRIPT = `
 import { Redis } from "@upstash/redis";
 import { upstashRedisStore } from ${JSON.stringify(join(root, "adapters/upstash-redis.ts"))};
 
-const [url, token, prefix] = [globalThis.STORE_URL, globalThis.STORE_TOKEN, globalThis.STORE_PREFIX];
-const store = upstashRedisStore(new Redis({ url, token, retry: { retries: 0 }, enableTelemetry: false }), { prefix });
+// STORE_URL, STORE_TOKEN and STORE_PREFIX are replaced by the bundler (esbuild's define).
+const store = upstashRedisStore(new Redis({ url: STORE_URL, token: STORE_TOKEN, retry: { retries: 0 }, enableTelemetry: false }), { prefix: STORE_PREFIX });
 const out = {};
 // Twenty jobs at once; then each key claimed again by another message, completed, claimed once more.
 const keys = Array.from({ length: 20 }, (_, i) => "k" + i);
@@ -30,9 +30,7 @@ console.log(JSON.stringify(out));
 async function storeScript(platform: "node" | "neutral", endpoint: { url: string; token: string }, prefix: string): Promise<{ file: string; cleanup(): void }> {
   const dir = mkdtempSync(join(tmpdir(), "jobwire-store-script-"));
   const entry = join(dir, "entry.mjs");
-  const globals = `globalThis.STORE_URL = ${JSON.stringify(endpoint.url)}; globalThis.STORE_TOKEN = ${JSON.stringify(endpoint.token)}; globalThis.STORE_PREFIX = ${JSON.stringify(prefix)};\n`;
-  writeFileSync(join(dir, "globals.mjs"), globals);
-  writeFileSync(entry, `import "./globals.mjs";\n${SCRIPT}`);
+  writeFileSync(entry, SCRIPT);
   const file = join(dir, "store.mjs");
   await build({
     entryPoints: [entry],
@@ -41,6 +39,7 @@ async function storeScript(platform: "node" | "neutral", endpoint: { url: string
     format: "esm",
     target: "es2022",
     outfile: file,
+    define: { STORE_URL: JSON.stringify(endpoint.url), STORE_TOKEN: JSON.stringify(endpoint.token), STORE_PREFIX: JSON.stringify(prefix) },
     nodePaths: [join(root, "node_modules")], // the script sits in a temp dir
     logLevel: "silent",
     ...(platform === "neutral" ? { conditions: ["deno", "worker", "browser"], mainFields: ["module", "main"] } : {}),

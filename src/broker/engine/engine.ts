@@ -466,10 +466,10 @@ export class Engine {
   #outcome(entry: Entry, message: StoredMessage, result: AttemptResult): void {
     const { store, writer, emit } = this.#o;
     const body = entry.body!;
-    const responseBody = result.body; // at most MAX_RESPONSE_BODY bytes: attemptDelivery reads no more
     // Built only when a callback or the DLQ needs it: most deliveries succeed without either.
     const toResponse = (): FailedResponse => {
-      const response: FailedResponse = { body: responseBody };
+      // At most MAX_RESPONSE_BODY bytes: attemptDelivery reads no more.
+      const response: FailedResponse = { body: result.body };
       if (result.status !== undefined) response.status = result.status;
       if (result.header) response.header = result.header;
       if (result.error) response.error = result.error;
@@ -485,7 +485,7 @@ export class Engine {
     }
     const extra: Partial<BrokerEvent> = { error: result.error ?? "failed", retried: entry.retried };
     if (result.status !== undefined) extra.responseStatus = result.status;
-    if (responseBody && responseBody.length > 0) extra.responseBody = decoder.decode(responseBody.subarray(0, 2048));
+    if (result.body && result.body.length > 0) extra.responseBody = decoder.decode(result.body.subarray(0, 2048));
     emit(makeEvent(message, "ERROR", extra));
     if (entry.canceled) {
       emit(makeEvent(message, "CANCELED"));
