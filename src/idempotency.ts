@@ -36,6 +36,13 @@ export interface MemoryStoreOptions {
   ttlMs?: number;
   /** The clock, in milliseconds. @default Date.now */
   now?: () => number;
+  /**
+   * The most entries kept. Past it, the oldest `done` entries are dropped first (a duplicate of one
+   * of those would run again); `running` claims are never dropped, so a full store still refuses a
+   * second owner. Keeps a long-lived process's memory bounded: done entries otherwise stay for days.
+   * @default 100_000
+   */
+  maxEntries?: number;
 }
 
 type Entry =
@@ -56,7 +63,16 @@ export interface MemoryStore extends IdempotencyStore {
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const now = options.now ?? Date.now;
   const defaultTtl = options.ttlMs ?? DEFAULT_DONE_TTL_MS;
+  const maxEntries = options.maxEntries ?? 100_000;
+  if (!(maxEntries >= 1)) throw new RangeError(`memoryStore: maxEntries must be at least 1, got ${maxEntries}`);
   const entries = new Map<string, Entry>();
+  // Done entries in the order they completed, so the oldest are dropped first past `maxEntries`:
+  // each key with the entry it was completed with (a key whose entry has changed or gone since is
+  // skipped). A queue read from `head`, rather than the Map's own order, which would mean
+  // re-inserting every completed key and walking over the deleted ones at each eviction.
+  let doneKeys: string[] = [];
+  let doneEntries: Entry[] = [];
+  let head = 0;
   let nextSweep = 0;
   // No entry expires before this: until then a sweep would find nothing to drop.
   let earliest = Number.POSITIVE_INFINITY;
@@ -64,6 +80,39 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   function put(key: string, entry: Entry): void {
     entries.set(key, entry);
     if (entry.expiresAt < earliest) earliest = entry.expiresAt;
+    if (entry.state === "done") {
+      doneKeys.push(key);
+      doneEntries.push(entry);
+    }
+    if (entries.size > maxEntries) evict();
+  }
+
+  // Drops the oldest done entries until the store is within its bound. Running claims are never
+  // dropped: the store may hold more than the bound while that many jobs run at once.
+  function evict(): void {
+    while (entries.size > maxEntries && head < doneKeys.length) {
+      const key = doneKeys[head]!;
+      const entry = doneEntries[head]!;
+      head++;
+      if (entries.get(key) === entry) entries.delete(key);
+    }
+    if (head > 1024 && head * 2 > doneKeys.length) compactQueue();
+  }
+
+  /** Drops the queue's read part, and the entries the store no longer holds as they were queued. */
+  function compactQueue(): void {
+    const keys: string[] = [];
+    const kept: Entry[] = [];
+    for (let i = head; i < doneKeys.length; i++) {
+      const entry = doneEntries[i]!;
+      if (entries.get(doneKeys[i]!) === entry) {
+        keys.push(doneKeys[i]!);
+        kept.push(entry);
+      }
+    }
+    doneKeys = keys;
+    doneEntries = kept;
+    head = 0;
   }
 
   // Expired entries are dropped lazily and by a sweep at most once a second, and only once some
@@ -77,6 +126,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         if (entry.expiresAt <= at) entries.delete(k);
         else if (entry.expiresAt < earliest) earliest = entry.expiresAt;
       }
+      compactQueue();
     }
     const entry = entries.get(key);
     if (entry && entry.expiresAt <= at) {
