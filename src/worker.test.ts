@@ -289,6 +289,16 @@ describe("createWorker: outcomes", () => {
 });
 
 describe("createWorker: idempotency", () => {
+  test("an empty Upstash-Message-Id is no id: each delivery is keyed by its own token", async () => {
+    const w = setup();
+    for (const userId of [1, 2]) {
+      const res = await w.send(await delivery(`${base}/send-email`, { body: JSON.stringify({ userId }), messageId: "" }));
+      expect(await json(res)).toEqual({ result: { ok: true } });
+    }
+    expect(w.runs.map((run) => run.ctx.messageId)).toEqual([expect.stringMatching(/^jwt_/), expect.stringMatching(/^jwt_/)]);
+    expect(w.runs).toHaveLength(2);
+  });
+
   test("the same message delivered twice runs once and answers the stored result", async () => {
     const w = setup();
     w.behave(() => ({ sent: "yes" }));

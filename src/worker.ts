@@ -209,7 +209,7 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
     }
     const input = validation.value as OutputOf<AnyJob>;
 
-    const messageId = c.req.header("upstash-message-id") ?? jti;
+    const messageId = c.req.header("upstash-message-id") || jti;
     let jobLog: Logger | undefined;
     // Made on first use: most deliveries log nothing.
     const logOf = () => (jobLog ??= prefixed(log, `[jobwire] ${name} ${messageId}`));
