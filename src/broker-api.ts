@@ -67,12 +67,32 @@ export function brokerApi(options: BrokerApiOptions): BrokerApi {
     throw new BrokerError(method, path, response.status, await errorText(response));
   }
 
-  const json = async <T>(response: Response) => (await response.json()) as T;
+  /**
+   * The JSON of a successful answer, checked by `valid`. An answer that is not JSON, or not the
+   * expected shape, throws {@link BrokerError}: the call may have taken effect, but nothing in the
+   * answer says so, and a result without its id must never pass for a success.
+   */
+  async function answer<T>(response: Response, method: string, path: string, what: string, valid: (value: unknown) => boolean): Promise<T> {
+    const text = await response.text();
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = undefined;
+    }
+    if (value === undefined || !valid(value)) {
+      const shown = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+      throw new BrokerError(method, path, response.status, `expected ${what}, got ${JSON.stringify(shown)} (the call may have taken effect)`);
+    }
+    return value as T;
+  }
 
   return {
     async publish({ destination, body, headers, queue }) {
       const path = queue ? `v2/enqueue/${queue}/${destination}` : `v2/publish/${destination}`;
-      return json<PublishResponse>(await call("POST", path, headers, body));
+      return answer<PublishResponse>(await call("POST", path, headers, body), "POST", path, "a JSON object with a messageId", (value) =>
+        hasString(value, "messageId"),
+      );
     },
     async batch(messages) {
       const items = messages.map(({ destination, body, headers, queue }) => ({
@@ -81,13 +101,21 @@ export function brokerApi(options: BrokerApiOptions): BrokerApi {
         body,
         ...(queue ? { queue } : {}),
       }));
-      const answer = await json<BatchResponseItem | BatchResponseItem[]>(
+      // Each item is checked by the client, which reports a refused or unreadable one per message.
+      const answered = await answer<BatchResponseItem | BatchResponseItem[]>(
         await call("POST", "v2/batch", { "Content-Type": "application/json" }, JSON.stringify(items)),
+        "POST",
+        "v2/batch",
+        "a JSON array (or object) of results",
+        (value) => typeof value === "object" && value !== null,
       );
-      return Array.isArray(answer) ? answer : [answer];
+      return Array.isArray(answered) ? answered : [answered];
     },
     async createSchedule({ destination, body, headers }) {
-      return json<{ scheduleId: string }>(await call("POST", `v2/schedules/${destination}`, headers, body));
+      const path = `v2/schedules/${destination}`;
+      return answer<{ scheduleId: string }>(await call("POST", path, headers, body), "POST", path, "a JSON object with a scheduleId", (value) =>
+        hasString(value, "scheduleId"),
+      );
     },
     async deleteSchedule(id) {
       await call("DELETE", `v2/schedules/${nonEmpty(id, "schedule id")}`, {});
@@ -137,6 +165,10 @@ export function publishHeaders(options: EnqueueOptions, forSchedule = false): Re
   }
   if (options.label !== undefined) headers["Upstash-Label"] = options.label;
   return headers;
+}
+
+function hasString(value: unknown, field: string): boolean {
+  return typeof value === "object" && value !== null && typeof (value as Record<string, unknown>)[field] === "string";
 }
 
 function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {

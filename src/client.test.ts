@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { createClient } from "./client.ts";
-import { EnqueueBatchError, JobInputError } from "./errors.ts";
+import { BrokerError, EnqueueBatchError, JobInputError } from "./errors.ts";
 import { defineJob } from "./job.ts";
 import { type RecordedRequest, type RecordingServer, recordingServer } from "../test/helpers/recording-server.ts";
 
@@ -177,5 +177,53 @@ describe("createClient", () => {
     const before = seen.length;
     await expect(client().enqueue(welcome, { userId: 1 }, { delay: "soon" })).rejects.toThrow(/"delay": invalid duration/);
     expect(seen.length).toBe(before);
+  });
+});
+
+describe("createClient: a 2xx answer it cannot read", () => {
+  // The broker's answer comes from an injected fetch (a unit seam): hosts and proxies in between can
+  // answer 2xx with anything, and a result without its id must never pass for a success.
+  const answering = (status: number, body: string, type = "application/json") =>
+    createClient({
+      workerUrl: "http://127.0.0.1:3000/jobs",
+      baseUrl: "http://broker.test",
+      token: "tok",
+      retry: false,
+      fetch: async () => new Response(body, { status, headers: { "content-type": type } }),
+    });
+  const cases: [string, number, string, string?][] = [
+    ["an HTML page", 200, "<html>maintenance</html>", "text/html"],
+    ["an empty body", 201, ""],
+    ["null", 201, "null"],
+    ["an object without the id", 200, '{"url":"x"}'],
+    ["a number for the id", 200, '{"messageId":7,"scheduleId":7}'],
+  ];
+
+  for (const [label, status, body, type] of cases) {
+    test(`${label}: enqueue and schedule throw BrokerError with the status and the answer`, async () => {
+      const c = answering(status, body, type);
+      const enqueued = await c.enqueue(queued, { n: 1 }).catch((error: unknown) => error);
+      expect(enqueued).toBeInstanceOf(BrokerError);
+      expect((enqueued as BrokerError).status).toBe(status);
+      expect((enqueued as BrokerError).message).toContain("expected a JSON object with a messageId");
+      expect((enqueued as BrokerError).message).toContain("may have taken effect");
+      const scheduled = await c.schedule(queued, { id: "s", cron: "* * * * *", input: { n: 1 } }).catch((error: unknown) => error);
+      expect(scheduled).toBeInstanceOf(BrokerError);
+      expect((scheduled as BrokerError).message).toContain("expected a JSON object with a scheduleId");
+    });
+  }
+
+  test("enqueueMany: an answer that is not JSON, or not an object or array, throws BrokerError", async () => {
+    for (const body of ["<html>maintenance</html>", "", "null", "42"]) {
+      const error = await answering(200, body).enqueueMany([{ job: queued, input: { n: 1 } }]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BrokerError);
+      expect((error as BrokerError).message).toContain("expected a JSON array (or object) of results");
+    }
+  });
+
+  test("a long answer is shown cut to 200 characters", async () => {
+    const error = (await answering(200, "x".repeat(5000)).enqueue(queued, { n: 1 }).catch((e: unknown) => e)) as BrokerError;
+    expect(error.message).toContain(`"${"x".repeat(200)}…"`);
+    expect(error.message.length).toBeLessThan(400);
   });
 });
