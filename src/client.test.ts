@@ -189,7 +189,7 @@ describe("createClient: a 2xx answer it cannot read", () => {
       baseUrl: "http://broker.test",
       token: "tok",
       retry: false,
-      fetch: async () => new Response(body, { status, headers: { "content-type": type } }),
+      fetch: (async () => new Response(body, { status, headers: { "content-type": type } })) as unknown as typeof fetch,
     });
   const cases: [string, number, string, string?][] = [
     ["an HTML page", 200, "<html>maintenance</html>", "text/html"],
@@ -215,7 +215,7 @@ describe("createClient: a 2xx answer it cannot read", () => {
 
   test("enqueueMany: an answer that is not JSON, or not an object or array, throws BrokerError", async () => {
     for (const body of ["<html>maintenance</html>", "", "null", "42"]) {
-      const error = await answering(200, body).enqueueMany([{ job: queued, input: { n: 1 } }]).catch((e: unknown) => e);
+      const error = await answering(200, body).enqueueMany([queued.with({ n: 1 })]).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BrokerError);
       expect((error as BrokerError).message).toContain("expected a JSON array (or object) of results");
     }
