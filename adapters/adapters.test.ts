@@ -5,6 +5,7 @@ import * as bun from "./bun.ts";
 import * as cloudflare from "./cloudflare.ts";
 import * as deno from "./deno.ts";
 import * as node from "./node.ts";
+import { servedUrl } from "./served.ts";
 
 const vars = {
   QSTASH_URL: "http://127.0.0.1:8080",
@@ -70,6 +71,27 @@ describe("serve helpers", () => {
     expect(served.port).toBeGreaterThan(0);
     expect(await (await fetch(`${served.url}/ping`)).text()).toBe("pong");
     await served.close();
+  });
+
+  test("an IPv6 host is bracketed in the URL (bun and node, on ::1)", async () => {
+    const viaBun = bun.serve(app, { port: 0, hostname: "::1" });
+    const viaNode = await node.serve(app, { port: 0, hostname: "::1" });
+    try {
+      for (const served of [viaBun, viaNode]) {
+        expect(served.url).toBe(`http://[::1]:${served.port}`);
+        expect(await (await fetch(`${served.url}/ping`)).text()).toBe("pong");
+      }
+    } finally {
+      await viaBun.close();
+      await viaNode.close();
+    }
+  });
+
+  test("a wildcard address gives the loopback URL of its family", () => {
+    expect(servedUrl("0.0.0.0", 8080)).toBe("http://127.0.0.1:8080");
+    expect(servedUrl("::", 8080)).toBe("http://[::1]:8080");
+    expect(servedUrl("localhost", 8080)).toBe("http://localhost:8080");
+    expect(servedUrl("fe80::1", 1)).toBe("http://[fe80::1]:1");
   });
 });
 

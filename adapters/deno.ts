@@ -5,7 +5,7 @@
 import type { Hono } from "hono";
 import { readQStashEnv, readSigningKeys, type QStashEnv } from "../src/env.ts";
 import type { SigningKeys } from "../src/signing.ts";
-import type { Served } from "./served.ts";
+import { type Served, servedUrl } from "./served.ts";
 
 export type { Served } from "./served.ts";
 
@@ -48,7 +48,7 @@ export function serve(app: Hono<any>, options: { port?: number; hostname?: strin
       {
         port: options.port ?? 3000,
         hostname,
-        onListen: ({ port }) => resolve({ url: `http://${hostname}:${port}`, port, close: () => server.shutdown() }),
+        onListen: ({ port }) => resolve({ url: servedUrl(hostname, port), port, close: () => server.shutdown() }),
       },
       (request) => app.fetch(request),
     );

@@ -1,7 +1,16 @@
 /** A running server, as the runtime adapters' `serve` helpers return it. */
 export interface Served {
-  /** `http://host:port`, with the port actually bound. */
+  /**
+   * `http://host:port`, with the port actually bound: an IPv6 host in brackets, and a wildcard
+   * address (`0.0.0.0`, `::`) as the loopback address of its family, which this machine can call.
+   */
   url: string;
   port: number;
   close(): Promise<void>;
+}
+
+/** The URL a local caller reaches a server bound to `hostname` and `port` at. */
+export function servedUrl(hostname: string, port: number): string {
+  const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
