@@ -82,6 +82,9 @@ async function dev(argv: string[]): Promise<void> {
   if (values.redis === undefined) {
     for (const flag of ["redis-port", "redis-timeout"] as const) if (values[flag] !== undefined) fail(`--${flag} needs --redis <url>`);
   } else {
+    if (!URL.canParse(values.redis) || !["redis:", "rediss:"].includes(new URL(values.redis).protocol)) {
+      fail(`invalid --redis "${values.redis}": expected a Redis URL, e.g. redis://127.0.0.1:6379 (rediss:// for TLS)`);
+    }
     options.redis = { url: values.redis };
     if (values["redis-port"] !== undefined) options.redis.port = port(values["redis-port"], "--redis-port", 0);
     if (values["redis-timeout"] !== undefined) {

@@ -28,6 +28,8 @@ test("bad flags are clear errors with exit code 1", async () => {
     [["dev", "--dedup-window", "soon"], /invalid --dedup-window/],
     [["dev", "--memory", "--db", "x.sqlite"], /--db and --memory exclude each other/],
     [["dev", "--redis-port", "8079"], /--redis-port needs --redis <url>/],
+    [["dev", "--redis", "notaurl"], /invalid --redis "notaurl": expected a Redis URL, e.g. redis:\/\/127.0.0.1:6379/],
+    [["dev", "--redis", "http://127.0.0.1:8079"], /invalid --redis "http:\/\/127.0.0.1:8079": expected a Redis URL/],
     [["dev", "--redis-timeout", "2s"], /--redis-timeout needs --redis <url>/],
     [["dev", "--redis", "redis://127.0.0.1:1", "--redis-timeout", "0s"], /invalid --redis-timeout "0s": it must be at least 1s/],
     [["dev", "--redis", "redis://127.0.0.1:1", "--redis-timeout", "soon"], /invalid --redis-timeout: invalid duration "soon"/],
