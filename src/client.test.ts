@@ -168,8 +168,18 @@ describe("createClient", () => {
     expect(last().path).toBe("/v2/messages/msg_9");
   });
 
-  test("refuses a relative workerUrl and a missing token", () => {
+  test("a query string in workerUrl stays after the job's name", async () => {
+    const c = createClient({ workerUrl: "http://127.0.0.1:3000/jobs/?bypass=s3cret&x=a/b", baseUrl, token: "tok", retry: false });
+    await c.enqueue(queued, { n: 1 });
+    expect(last().path).toBe("/v2/enqueue/fifo/http://127.0.0.1:3000/jobs/queued?bypass=s3cret&x=a/b");
+    await c.enqueueMany([queued.with({ n: 2 })]);
+    expect((JSON.parse(last().body) as { destination: string }[])[0]!.destination).toBe("http://127.0.0.1:3000/jobs/queued?bypass=s3cret&x=a/b");
+  });
+
+  test("refuses a relative workerUrl, one with a #fragment, and a missing token", () => {
     expect(() => createClient({ workerUrl: "/jobs", token: "t" })).toThrow(/workerUrl/);
+    expect(() => createClient({ workerUrl: "https://", token: "t" })).toThrow(/must be an absolute http\(s\) URL/);
+    expect(() => createClient({ workerUrl: "https://a.example/jobs#x", token: "t" })).toThrow(/cannot have a #fragment/);
     expect(() => createClient({ workerUrl: "https://a.example/jobs", token: "" })).toThrow(/QSTASH_TOKEN/);
   });
 

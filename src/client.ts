@@ -15,7 +15,11 @@ export { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./headers.ts";
 
 /** What {@link createClient} takes. */
 export interface ClientOptions<Jobs extends AnyJob = AnyJob> {
-  /** Where the worker app is mounted, as the broker reaches it; a job's route is `${workerUrl}/${name}`. */
+  /**
+   * Where the worker app is mounted, as the broker reaches it; a job's route is `${workerUrl}/${name}`.
+   * A query string is kept after the job's name (`https://app.example.com/jobs?x-vercel-protection-bypass=…`
+   * sends to `/jobs/{name}?x-vercel-protection-bypass=…`); a `#fragment` is refused.
+   */
   workerUrl: string;
   /** The broker's URL. `jobwire dev`: `http://127.0.0.1:8080`. @default "https://qstash.upstash.io" */
   baseUrl?: string;
@@ -84,11 +88,17 @@ export interface JobClient<Jobs extends AnyJob = AnyJob> {
  */
 export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOptions<Jobs>): JobClient<Jobs> {
   const { workerUrl, token } = options;
-  if (!workerUrl || !/^https?:\/\//.test(workerUrl)) {
+  if (!workerUrl || !/^https?:\/\/./.test(workerUrl) || !URL.canParse(workerUrl)) {
     throw new TypeError(`createClient: "workerUrl" must be an absolute http(s) URL, got ${JSON.stringify(workerUrl)}`);
   }
+  if (workerUrl.includes("#")) {
+    throw new TypeError(`createClient: "workerUrl" cannot have a #fragment (the broker would never send it), got ${JSON.stringify(workerUrl)}`);
+  }
   if (!token) throw new TypeError(`createClient: "token" is required (QSTASH_TOKEN)`);
-  const base = workerUrl.replace(/\/+$/, "");
+  // The job's name goes at the end of the path, before any query string.
+  const queryAt = workerUrl.indexOf("?");
+  const base = (queryAt < 0 ? workerUrl : workerUrl.slice(0, queryAt)).replace(/\/+$/, "");
+  const query = queryAt < 0 ? "" : workerUrl.slice(queryAt);
   const api: BrokerApi = brokerApi({
     baseUrl: options.baseUrl ?? "https://qstash.upstash.io",
     token,
@@ -109,7 +119,7 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
     headers[MAX_ATTEMPTS_HEADER] = String(1 + (options.retries ?? 3));
     const deduplicationId = options.deduplicationId ?? key;
     return {
-      destination: `${base}/${job.name}`,
+      destination: `${base}/${job.name}${query}`,
       body: JSON.stringify(input),
       headers: publishHeaders({ ...options, headers, ...(deduplicationId !== undefined ? { deduplicationId } : {}) }, forSchedule),
       queue: options.queue,

@@ -92,6 +92,14 @@ describe("end to end through jobwire dev", () => {
     expect(message.messageId).toBe(messageId);
   });
 
+  test("a workerUrl with a query string: the job's name goes before it, and the signature covers it", async () => {
+    const withQuery = createClient({ workerUrl: `${server.url}/?bypass=s3cret&x=1`, baseUrl: broker.url, token: broker.token, retry: false });
+    const { messageId } = await withQuery.enqueue(ok, { n: 7 });
+    await waitFor("the ok job", () => runs.some((r) => r.messageId === messageId));
+    const { logs } = await qstash.logs({ filter: { messageId } });
+    expect(logs.find((l) => l.state === "CREATED")?.url).toBe(`${server.url}/ok?bypass=s3cret&x=1`);
+  });
+
   test("a handler that fails twice succeeds on attempt 3", async () => {
     const { messageId } = await jobs.enqueue(flaky, { id: "f1" });
     await waitFor("three attempts", () => runsOf("flaky").length === 3);
