@@ -137,6 +137,16 @@ describe("createWorker: success", () => {
     expect(w.runs).toHaveLength(1);
   });
 
+  test("publicUrl set to a workerUrl with a query string: the request's own query is what is verified", async () => {
+    const w = setup({ publicUrl: "https://app.example.com/jobs?bypass=s3cret" });
+    const req = await delivery(`${base}/send-email?bypass=s3cret`, {
+      body: '{"userId":1}',
+      signedUrl: "https://app.example.com/jobs/send-email?bypass=s3cret",
+    });
+    expect((await w.send(req)).status).toBe(200);
+    expect(w.runs).toHaveLength(1);
+  });
+
   test("accepts a delivery signed with the next key", async () => {
     const w = setup();
     const res = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}', key: devKeys.next }));

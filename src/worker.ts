@@ -50,7 +50,8 @@ export interface WorkerOptions<Deps = undefined, E extends Env = Env, Jobs exten
   signingKeys: SigningKeys | ((c: Context<E>) => SigningKeys);
   /**
    * The URL the worker app is mounted at, as the broker calls it (the client's `workerUrl`). Set it
-   * behind proxies, where the URL the request arrives at is not the one the broker signed.
+   * behind proxies, where the URL the request arrives at is not the one the broker signed. A query
+   * string in it is ignored: the one each request arrives with is what the broker signed.
    * @default the URL of each request
    */
   publicUrl?: string;
@@ -146,7 +147,7 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const defaultTimeoutMs = parseDuration(options.defaultTimeout ?? "5m") * 1000;
   const storeRetryAfter = String(options.storeRetryAfter ?? 10);
-  const publicUrl = options.publicUrl?.replace(/\/+$/, "");
+  const publicUrl = options.publicUrl?.replace(/[?#].*$/s, "").replace(/\/+$/, "");
   const handlers = new Map<string, Registered>();
   const decoder = new TextDecoder();
 
