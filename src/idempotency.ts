@@ -40,6 +40,7 @@ export interface MemoryStoreOptions {
    * The most entries kept. Past it, the oldest `done` entries are dropped first (a duplicate of one
    * of those would run again); `running` claims are never dropped, so a full store still refuses a
    * second owner. Keeps a long-lived process's memory bounded: done entries otherwise stay for days.
+   * `Infinity` keeps every entry until it expires.
    * @default 100_000
    */
   maxEntries?: number;
