@@ -45,3 +45,19 @@ describe("sha256Base64url", () => {
     expect(sha256Base64url("abc")).toBe("ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
   });
 });
+
+describe("fromBase64url into a given buffer", () => {
+  test("writes into it when it is large enough, and makes a new array when not", () => {
+    const text = base64url(new TextEncoder().encode("hello, buffers"));
+    const roomy = new Uint8Array(64).fill(0xee);
+    const view = fromBase64url(text, roomy)!;
+    expect(view.buffer).toBe(roomy.buffer);
+    expect(new TextDecoder().decode(view)).toBe("hello, buffers");
+    expect(roomy[view.length]).toBe(0xee);
+    const tight = new Uint8Array(4);
+    const fresh = fromBase64url(text, tight)!;
+    expect(fresh.buffer).not.toBe(tight.buffer);
+    expect(new TextDecoder().decode(fresh)).toBe("hello, buffers");
+    expect(fromBase64url("a*b=", roomy)).toBeUndefined();
+  });
+});

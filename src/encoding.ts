@@ -55,15 +55,17 @@ export function base64url(bytes: Uint8Array): string {
 
 /**
  * The bytes of base64url text (up to two trailing `=` allowed), or undefined when it is not
- * base64url. As `atob`, it ignores the unused low bits of the last character.
+ * base64url. As `atob`, it ignores the unused low bits of the last character. With `into` large
+ * enough, the bytes are written there and a view of them returned, instead of a new array.
  */
-export function fromBase64url(text: string): Uint8Array | undefined {
+export function fromBase64url(text: string, into?: Uint8Array): Uint8Array | undefined {
   let end = text.length;
   if (end > 0 && text.charCodeAt(end - 1) === 61) end--;
   if (end > 0 && text.charCodeAt(end - 1) === 61) end--;
   const rest = end % 4;
   if (rest === 1) return undefined;
-  const bytes = new Uint8Array((end * 3) >>> 2);
+  const size = (end * 3) >>> 2;
+  const bytes = into && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
   const t = URL_VALUES;
   const full = end - rest;
   let at = 0;
@@ -108,12 +110,14 @@ export function fromBase64url(text: string): Uint8Array | undefined {
  */
 export const SYNC_HASH_LIMIT = 2048;
 
+const digest = new Uint8Array(32);
+
 /**
  * base64url of the SHA-256 of the given bytes or UTF-8 text, without padding. Synchronous (a
  * string) up to {@link SYNC_HASH_LIMIT} bytes, a promise above.
  */
 export function sha256Base64url(body: string | Uint8Array): string | Promise<string> {
   const bytes = toBytes(body);
-  if (bytes.length <= SYNC_HASH_LIMIT) return base64url(sha256(bytes));
+  if (bytes.length <= SYNC_HASH_LIMIT) return base64url(sha256(bytes, digest));
   return crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>).then((digest) => base64url(new Uint8Array(digest)));
 }

@@ -47,6 +47,24 @@ describe("sha256", () => {
   });
 });
 
+describe("digests into a given array", () => {
+  test("sha256 and hmacSha256 write into `out`, return it, and equal the default result", () => {
+    const data = new TextEncoder().encode("x".repeat(200));
+    const key = hmacKey(new TextEncoder().encode("sig_key"));
+    for (const [into, fresh] of [
+      [(out: Uint8Array) => sha256(data, out), () => sha256(data)],
+      [(out: Uint8Array) => hmacSha256(key, data, out), () => hmacSha256(key, data)],
+    ] as const) {
+      const out = new Uint8Array(32);
+      expect(into(out)).toBe(out);
+      expect([...out]).toEqual([...fresh()]);
+      // A second call overwrites it: the caller owns the array between calls.
+      into(out);
+      expect([...out]).toEqual([...fresh()]);
+    }
+  });
+});
+
 describe("hmacSha256", () => {
   test("the RFC 4231 test cases 1, 2 and 6 (a key longer than a block)", () => {
     const case1 = hmacSha256(hmacKey(new Uint8Array(20).fill(0x0b)), utf8("Hi There"));

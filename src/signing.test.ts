@@ -161,6 +161,25 @@ describe("HS256 in JavaScript and by Web Crypto", () => {
     expect(await receiver.verify({ signature: signed, body, url: longUrl })).toBe(true);
   });
 
+  test("many verifies at once, on both paths, each get their own answer (shared buffers never leak between them)", async () => {
+    const longUrl = `https://app.example.com/jobs/x?q=${"a".repeat(3000)}`;
+    const bigBody = "z".repeat(5000);
+    const cases: { input: { signature: string; url: string; body: string }; ok: boolean }[] = [];
+    for (let i = 0; i < 120; i++) {
+      const target = i % 3 === 0 ? longUrl : `${url}&i=${i}`;
+      const payload = i % 4 === 0 ? `${bigBody}${i}` : `{"i":${i}}`;
+      const secret = i % 2 === 0 ? keys.current : keys.next;
+      const signature = await signDelivery(i % 5 === 0 ? "sig_forged" : secret, { url: target, body: payload });
+      // Every 7th is checked against another body: a wrong hash must stay wrong under interleaving.
+      cases.push({ input: { signature, url: target, body: i % 7 === 0 ? `${payload} ` : payload }, ok: i % 5 !== 0 && i % 7 !== 0 });
+    }
+    const outcomes = await Promise.all(cases.map(({ input }) => verify(input).then((claims) => claims.sub, (error: Error) => error.message)));
+    outcomes.forEach((outcome, i) => {
+      if (cases[i]!.ok) expect(outcome).toBe(cases[i]!.input.url);
+      else expect(outcome).toMatch(i % 5 === 0 ? /matches neither signing key/ : /body hash does not match/);
+    });
+  });
+
   test("any changed bit of the signature is refused, on both paths", async () => {
     for (const sub of [url, `${url}&pad=${"b".repeat(5000)}`]) {
       const token = independentToken(keys.current, claimsFor({ sub }));
