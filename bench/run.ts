@@ -20,10 +20,11 @@ import { machineLine } from "./lib/stats-e2e.ts";
 
 const BENCH_DIR = new URL(".", import.meta.url).pathname;
 const ROOT = join(BENCH_DIR, "..");
-const ORDER = ["broker", "worker", "sign", "size", "store", "e2e"] as const;
+const ORDER = ["broker", "worker", "worker-runtimes", "sign", "size", "store", "e2e"] as const;
 const TITLES: Record<string, string> = {
   broker: "Broker (`jobwire dev`, durable)",
   worker: "Worker overhead (in-process)",
+  "worker-runtimes": "Worker overhead by runtime (in-process, for context)",
   sign: "Sign / verify",
   size: "Bundle size",
   store: "Redis store through the REST endpoint",

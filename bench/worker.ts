@@ -176,8 +176,11 @@ async function runOnce(pool: Signed[], variant: Variant, inFlight: number, count
   return count / seconds;
 }
 
+// Bun's collector, or V8's where it is exposed (Node `--expose-gc`, Deno `--v8-flags=--expose-gc`).
 function gc(): void {
-  (globalThis as { Bun?: { gc(force: boolean): void } }).Bun?.gc(true);
+  const global = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void };
+  if (global.Bun) global.Bun.gc(true);
+  else global.gc?.();
 }
 
 interface Row {

@@ -1,4 +1,4 @@
-// Smoke test for bench/worker.ts, bench/sign.ts and bench/size.ts: each runs with `--quick` in a
+// Smoke test for bench/worker.ts, bench/worker-runtimes.ts, bench/sign.ts and bench/size.ts: each runs with `--quick` in a
 // child Bun process, exits 0, prints its table with the expected rows, and writes its JSON for
 // `npm run bench`. Nothing here asserts speed or size; only that the scripts run and report.
 import { expect, test } from "bun:test";
@@ -57,6 +57,19 @@ test("bench/worker.ts --quick: bare Hono, jobwire, Receiver and the two floor ro
   expect(report.rows).toHaveLength(10);
   expect(stdout).toMatch(/For scale: a route that only reads the body and runs jobwire's verifier reaches \d+\.\d+× \(64 in flight\)/);
 }, 20_000);
+
+test("bench/worker-runtimes.ts --quick: the worker routes on Bun, Node.js and Deno, both modes, no targets", async () => {
+  const { stdout, report } = await runBench("worker-runtimes");
+  for (const runtime of ["Bun", "Node.js", "Deno"]) {
+    for (const mode of ["64 in flight", "sequential"]) {
+      const row = stdout.split("\n").find((line) => line.startsWith(`| ${runtime} `) && line.includes(`| ${mode} |`));
+      expect(row, `a ${runtime} ${mode} row in:\n${stdout}`).toBeDefined();
+      expect(row!).toMatch(new RegExp(`^\\| ${runtime.replace(".", "\\.")} [\\d.]+ \\| ${mode} \\|(?: ${NUMBER}×? \\|){6}$`));
+    }
+  }
+  expect(report.targets).toEqual([]);
+  expect(report.rows.map((r: { runtime: { name: string } }) => r.runtime.name)).toEqual(["Bun", "Node.js", "Deno"]);
+}, 180_000);
 
 test("bench/sign.ts --quick: signDelivery, createVerifier and Receiver.verify rows", async () => {
   const { stdout, report } = await runBench("sign");
