@@ -40,29 +40,26 @@ function versionOf(command: string[]): string {
   return /(\d+\.\d+\.\d+)/.exec(text)?.[1] ?? text.split("\n")[0]!;
 }
 
-/** Runs `command` bounded in time, killing its process group at the end; returns its `--json` rows. */
+/**
+ * Runs `command` bounded in time and returns its `--json` rows. The child stays in this process's
+ * group, so `npm run bench` stopping this benchmark (it kills the group) stops the child too.
+ */
 async function measure(runtime: Runtime, script: string, dir: string): Promise<WorkerRow[]> {
   const json = join(dir, `${runtime.name}.json`);
   const child = spawn(runtime.command[0]!, [...runtime.command.slice(1), script, ...(args.quick ? ["--quick"] : []), "--json", json], {
     cwd: ROOT,
     stdio: ["ignore", "ignore", "pipe"],
-    detached: true,
   });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), LIMIT_MS);
+  const timer = setTimeout(() => child.kill("SIGKILL"), LIMIT_MS);
   const code = await new Promise<number | null>((resolve) => {
     child.once("exit", (c) => resolve(c));
     child.once("error", () => resolve(-1));
   });
   clearTimeout(timer);
-  try {
-    process.kill(-child.pid!, "SIGKILL");
-  } catch {
-    // the group is gone already
-  }
   if (code !== 0 || !existsSync(json)) throw new Error(`bench/worker.ts on ${runtime.name} exited with ${code}: ${stderr.slice(-2000)}`);
   return (JSON.parse(readFileSync(json, "utf8")) as { rows: WorkerRow[] }).rows;
 }
