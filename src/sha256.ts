@@ -105,7 +105,7 @@ function finish(init: Int32Array, before: number, data: Uint8Array, out: Uint8Ar
 
 /**
  * SHA-256 of `data`, synchronously, into `out` (32 bytes; a new array by default). Hot paths pass
- * a reused one: on V8 (Node, Deno, Workers) each new typed array costs far more than it does on Bun.
+ * a reused one: on V8 (Node, Deno, Workers) a new typed array can cost more than hashing a block.
  */
 export function sha256(data: Uint8Array, out: Uint8Array = new Uint8Array(32)): Uint8Array {
   return finish(IV, 0, data, out);
