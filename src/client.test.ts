@@ -176,11 +176,14 @@ describe("createClient", () => {
     expect((JSON.parse(last().body) as { destination: string }[])[0]!.destination).toBe("http://127.0.0.1:3000/jobs/queued?bypass=s3cret&x=a/b");
   });
 
-  test("refuses a relative workerUrl, one with a #fragment, and a missing token", () => {
+  test("refuses a relative workerUrl, one with a #fragment, a missing token, and a baseUrl that is not http(s)", () => {
     expect(() => createClient({ workerUrl: "/jobs", token: "t" })).toThrow(/workerUrl/);
     expect(() => createClient({ workerUrl: "https://", token: "t" })).toThrow(/must be an absolute http\(s\) URL/);
     expect(() => createClient({ workerUrl: "https://a.example/jobs#x", token: "t" })).toThrow(/cannot have a #fragment/);
     expect(() => createClient({ workerUrl: "https://a.example/jobs", token: "" })).toThrow(/QSTASH_TOKEN/);
+    for (const bad of ["127.0.0.1:8080", "ftp://broker", "", "http://"]) {
+      expect(() => createClient({ workerUrl: "https://a.example/jobs", baseUrl: bad, token: "t" })).toThrow(/"baseUrl" must be an absolute http\(s\) URL/);
+    }
   });
 
   test("bad enqueue options fail before publishing", async () => {

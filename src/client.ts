@@ -95,12 +95,17 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
     throw new TypeError(`createClient: "workerUrl" cannot have a #fragment (the broker would never send it), got ${JSON.stringify(workerUrl)}`);
   }
   if (!token) throw new TypeError(`createClient: "token" is required (QSTASH_TOKEN)`);
+  const baseUrl = options.baseUrl ?? "https://qstash.upstash.io";
+  // Checked here: a bad broker URL would otherwise only fail inside fetch, after every retry.
+  if (!/^https?:\/\/./.test(baseUrl) || !URL.canParse(baseUrl)) {
+    throw new TypeError(`createClient: "baseUrl" must be an absolute http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(baseUrl)}`);
+  }
   // The job's name goes at the end of the path, before any query string.
   const queryAt = workerUrl.indexOf("?");
   const base = (queryAt < 0 ? workerUrl : workerUrl.slice(0, queryAt)).replace(/\/+$/, "");
   const query = queryAt < 0 ? "" : workerUrl.slice(queryAt);
   const api: BrokerApi = brokerApi({
-    baseUrl: options.baseUrl ?? "https://qstash.upstash.io",
+    baseUrl,
     token,
     retry: options.retry,
     fetch: options.fetch,
