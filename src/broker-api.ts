@@ -1,5 +1,5 @@
 import { parseDuration } from "./duration.ts";
-import { BrokerError } from "./errors.ts";
+import { BrokerError, BrokerUnreachableError } from "./errors.ts";
 import type { EnqueueOptions } from "./job.ts";
 
 // The part of the QStash v2 HTTP API that `createClient` uses, spoken with `fetch` directly. It sends
@@ -59,7 +59,7 @@ export function brokerApi(options: BrokerApiOptions): BrokerApi {
       try {
         response = await doFetch(`${base}/${path}`, init);
       } catch (error) {
-        if (attempt >= retries) throw error;
+        if (attempt >= retries) throw new BrokerUnreachableError(method, path, base, attempt + 1, error);
         await new Promise((resolve) => setTimeout(resolve, backoff(attempt)));
       }
     }

@@ -143,7 +143,9 @@ export class EnqueueBatchError extends JobwireError {
 
 /**
  * The broker answered a client call with an error status (a bad token, a rate limit, an invalid
- * option). Nothing was published by that call; `status` and the broker's own message are kept.
+ * option): nothing was published by that call; `status` and the broker's own message are kept.
+ * With a 2xx `status`, it answered something the client cannot read (not JSON, no `messageId`):
+ * the call may have taken effect.
  */
 export class BrokerError extends JobwireError {
   /** The HTTP status the broker answered with, e.g. 401, 412, 429. */
@@ -153,5 +155,25 @@ export class BrokerError extends JobwireError {
     super(`${method} /${path.split("/").slice(0, 2).join("/")} failed with ${status}: ${brokerMessage}`, options);
     this.name = "BrokerError";
     this.status = status;
+  }
+}
+
+/**
+ * The broker could not be reached: `fetch` threw on every attempt of a client call (a refused
+ * connection, DNS, TLS, a cut network). The call may still have reached the broker before its
+ * connection broke, so retry a publish with a deduplication id. `cause` is the last attempt's error.
+ */
+export class BrokerUnreachableError extends JobwireError {
+  /** How many times the call was tried (1 + the client's retries). */
+  readonly attempts: number;
+
+  constructor(method: string, path: string, baseUrl: string, attempts: number, cause: unknown) {
+    const reason = cause instanceof Error ? `${cause.message}${cause.cause instanceof Error ? ` (${cause.cause.message})` : ""}` : String(cause);
+    super(
+      `${method} /${path.split("/").slice(0, 2).join("/")} could not reach the broker at ${baseUrl} (${attempts} ${attempts === 1 ? "attempt" : "attempts"}): ${reason}`,
+      { cause },
+    );
+    this.name = "BrokerUnreachableError";
+    this.attempts = attempts;
   }
 }

@@ -7,6 +7,7 @@ export { type Duration, formatDuration, parseDuration } from "./duration.ts";
 export {
   type BatchItemResult,
   BrokerError,
+  BrokerUnreachableError,
   ConfigError,
   EnqueueBatchError,
   type InputIssue,

@@ -10,6 +10,7 @@ import { parseDuration } from "../../src/duration.ts";
 import {
   type AnyJob,
   BrokerError,
+  BrokerUnreachableError,
   createClient,
   defineJob,
   type EnqueueOptions,
@@ -215,7 +216,22 @@ describe("createClient's own client", () => {
 
     calls = -10;
     const noRetry = createClient({ workerUrl, baseUrl, token: "tok", fetch: flaky, retry: false });
-    await expect(noRetry.enqueue(plain, { n: 1 })).rejects.toThrow("connection refused");
+    const error = await noRetry.enqueue(plain, { n: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BrokerUnreachableError);
+    expect((error as BrokerUnreachableError).attempts).toBe(1);
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toBe(`POST /v2/publish could not reach the broker at ${baseUrl} (1 attempt): connection refused`);
     expect(calls).toBe(-9);
+  });
+
+  test("a broker nobody listens at: BrokerUnreachableError after every attempt, naming the URL", async () => {
+    const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+    const deadUrl = `http://127.0.0.1:${closed.port}`;
+    closed.stop(true);
+    const client = createClient({ workerUrl, baseUrl: deadUrl, token: "tok", retry: { retries: 2, backoff: () => 1 } });
+    const error = await client.enqueue(plain, { n: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BrokerUnreachableError);
+    expect((error as BrokerUnreachableError).attempts).toBe(3);
+    expect((error as Error).message).toStartWith(`POST /v2/publish could not reach the broker at ${deadUrl} (3 attempts): `);
   });
 });
