@@ -11,7 +11,7 @@ import { Publisher } from "./publisher.ts";
 import type { RedisRest } from "./redis-rest.ts";
 import { Schedules } from "./schedules.ts";
 import { serve } from "./server.ts";
-import { openDatabase } from "./store/driver.ts";
+import { openDatabase, type SqlDriver } from "./store/driver.ts";
 import { Store } from "./store/store.ts";
 import { GroupWriter } from "./store/writer.ts";
 import type { BrokerEvent, TopicRecord } from "./types.ts";
@@ -116,13 +116,24 @@ const CLOSE_GRACE_MS = 2000;
  * const broker = await createBroker({ port: 0, memory: true, log: false });
  * const client = new Client({ baseUrl: broker.url, token: broker.token });
  */
+/** Opens (or creates) the database and its schema; a failure names the file. */
+async function openStore(path: string, memory: boolean): Promise<{ db: SqlDriver; store: Store }> {
+  let db: SqlDriver | undefined;
+  try {
+    if (!memory) await ensureDirectory(path);
+    db = await openDatabase(path);
+    return { db, store: new Store(db, memory) };
+  } catch (error) {
+    db?.close();
+    throw new Error(`cannot use the database ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 export async function createBroker(options: BrokerOptions = {}): Promise<Broker> {
   const log = options.log === false ? undefined : (options.log ?? ((line: string) => console.log(line)));
   const onError = (error: unknown) => log?.(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const path = options.memory ? ":memory:" : (options.db ?? ".jobwire/dev.sqlite");
-  if (!options.memory) await ensureDirectory(path);
-  const db = await openDatabase(path);
-  const store = new Store(db, options.memory ?? false);
+  const { db, store } = await openStore(path, options.memory ?? false);
   const writer = new GroupWriter(store, onError);
 
   const storedKeys = store.getMeta("signingKeys");

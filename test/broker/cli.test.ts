@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "@upstash/redis";
@@ -84,6 +84,23 @@ test("--redis with an unreachable Redis is a clear error", async () => {
   const { code, err } = await run(["dev", "--memory", "--port", "0", "--redis", "redis://127.0.0.1:1", "--redis-port", "0"]);
   expect(code).toBe(1);
   expect(err).toMatch(/could not start: .*127\.0\.0\.1:1/);
+});
+
+test("a database file that is not SQLite, or a directory that cannot be made, is a clear error naming the file", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "jobwire-cli-db-"));
+  try {
+    const junk = join(dir, "junk.sqlite");
+    writeFileSync(junk, "not a database ".repeat(100));
+    const bad = await run(["dev", "--port", "0", "--db", junk]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain(`jobwire: could not start: cannot use the database ${junk}: file is not a database`);
+    const blocked = join(junk, "inside", "dev.sqlite"); // a directory under a file
+    const nodir = await run(["dev", "--port", "0", "--db", blocked]);
+    expect(nodir.code).toBe(1);
+    expect(nodir.err).toContain(`jobwire: could not start: cannot use the database ${blocked}: `);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("a port in use is a clear error", async () => {
