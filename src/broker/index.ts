@@ -10,7 +10,7 @@ import { ids } from "./ids.ts";
 import { Publisher } from "./publisher.ts";
 import type { RedisRest } from "./redis-rest.ts";
 import { Schedules } from "./schedules.ts";
-import { serve } from "./server.ts";
+import { serve, urlHost } from "./server.ts";
 import { openDatabase, type SqlDriver } from "./store/driver.ts";
 import { Store } from "./store/store.ts";
 import { GroupWriter } from "./store/writer.ts";
@@ -223,8 +223,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
     db.close();
     throw error;
   }
-  const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
-  const url = `http://${urlHost}:${server.port}`;
+  const url = `http://${urlHost(host)}:${server.port}`;
 
   let closing: Promise<void> | undefined;
   return {

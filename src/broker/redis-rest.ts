@@ -19,7 +19,7 @@
 // thing to keep correct with no gain over these.
 import { type RedisRestAppOptions, createRedisRestApp } from "./redis-rest-app.ts";
 import { connectRedis } from "./redis-rest-connection.ts";
-import { PortInUseError, serve } from "./server.ts";
+import { PortInUseError, serve, urlHost } from "./server.ts";
 
 export { createRedisRestApp, type RedisRestAppOptions } from "./redis-rest-app.ts";
 export { connectRedis, type RedisRunner, RedisUnavailableError } from "./redis-rest-connection.ts";
@@ -97,11 +97,4 @@ export async function startRedisRest(options: RedisRestOptions): Promise<RedisRe
     if (error instanceof PortInUseError) error.message = error.message.replace("--port", "--redis-port");
     throw error;
   }
-}
-
-// A wildcard bind address is not something a client can connect to: name loopback instead.
-function urlHost(host: string): string {
-  if (host === "0.0.0.0") return "127.0.0.1";
-  if (host === "::") return "[::1]";
-  return host.includes(":") ? `[${host}]` : host;
 }
