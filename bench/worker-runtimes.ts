@@ -31,6 +31,8 @@ interface Runtime {
   name: string;
   version: string;
   command: string[];
+  /** What it runs: the source on Bun, the bundle elsewhere. */
+  script: string;
 }
 
 function versionOf(command: string[]): string {
@@ -44,9 +46,9 @@ function versionOf(command: string[]): string {
  * Runs `command` bounded in time and returns its `--json` rows. The child stays in this process's
  * group, so `npm run bench` stopping this benchmark (it kills the group) stops the child too.
  */
-async function measure(runtime: Runtime, script: string, dir: string): Promise<WorkerRow[]> {
+async function measure(runtime: Runtime, dir: string): Promise<WorkerRow[]> {
   const json = join(dir, `${runtime.name}.json`);
-  const child = spawn(runtime.command[0]!, [...runtime.command.slice(1), script, ...(args.quick ? ["--quick"] : []), "--json", json], {
+  const child = spawn(runtime.command[0]!, [...runtime.command.slice(1), runtime.script, ...(args.quick ? ["--quick"] : []), "--json", json], {
     cwd: ROOT,
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -80,7 +82,7 @@ try {
     outfile: bundle,
     logLevel: "error",
   });
-  const runtimes: (Runtime & { script: string })[] = [
+  const runtimes: Runtime[] = [
     { name: "Bun", version: Bun.version, command: [process.execPath], script: join(ROOT, "bench/worker.ts") },
     { name: "Node.js", version: versionOf([node]), command: [node, "--expose-gc"], script: bundle },
     { name: "Deno", version: versionOf([deno]), command: [deno, "run", "-A", "--v8-flags=--expose-gc"], script: bundle },
@@ -89,7 +91,7 @@ try {
   const results: { runtime: Runtime; rows: WorkerRow[] }[] = [];
   for (const runtime of runtimes) {
     console.error(`  worker routes on ${runtime.name} ${runtime.version}`);
-    results.push({ runtime, rows: await measure(runtime, runtime.script, dir) });
+    results.push({ runtime, rows: await measure(runtime, dir) });
   }
 
   const median = (rows: WorkerRow[], inFlight: number, variant: string) => {
