@@ -5,7 +5,7 @@ import * as bun from "./bun.ts";
 import * as cloudflare from "./cloudflare.ts";
 import * as deno from "./deno.ts";
 import * as node from "./node.ts";
-import { servedUrl } from "./served.ts";
+import { localUrl } from "../src/local-url.ts";
 
 const vars = {
   QSTASH_URL: "http://127.0.0.1:8080",
@@ -88,10 +88,10 @@ describe("serve helpers", () => {
   });
 
   test("a wildcard address gives the loopback URL of its family", () => {
-    expect(servedUrl("0.0.0.0", 8080)).toBe("http://127.0.0.1:8080");
-    expect(servedUrl("::", 8080)).toBe("http://[::1]:8080");
-    expect(servedUrl("localhost", 8080)).toBe("http://localhost:8080");
-    expect(servedUrl("fe80::1", 1)).toBe("http://[fe80::1]:1");
+    expect(localUrl("0.0.0.0", 8080)).toBe("http://127.0.0.1:8080");
+    expect(localUrl("::", 8080)).toBe("http://[::1]:8080");
+    expect(localUrl("localhost", 8080)).toBe("http://localhost:8080");
+    expect(localUrl("fe80::1", 1)).toBe("http://[fe80::1]:1");
   });
 });
 

@@ -5,7 +5,8 @@
 import type { Hono } from "hono";
 import { readQStashEnv, readSigningKeys, type QStashEnv } from "../src/env.ts";
 import type { SigningKeys } from "../src/signing.ts";
-import { type Served, servedUrl } from "./served.ts";
+import { localUrl } from "../src/local-url.ts";
+import type { Served } from "./served.ts";
 
 export type { Served } from "./served.ts";
 
@@ -34,5 +35,5 @@ export function serve(app: Hono<any>, options: { port?: number; hostname?: strin
   const hostname = options.hostname ?? "127.0.0.1";
   const server = Bun.serve({ fetch: app.fetch, port: options.port ?? 3000, hostname });
   const port = server.port ?? 0;
-  return { url: servedUrl(hostname, port), port, close: () => server.stop(true) };
+  return { url: localUrl(hostname, port), port, close: () => server.stop(true) };
 }

@@ -5,7 +5,8 @@
 import type { Hono } from "hono";
 import { readQStashEnv, readSigningKeys, type QStashEnv } from "../src/env.ts";
 import type { SigningKeys } from "../src/signing.ts";
-import { type Served, servedUrl } from "./served.ts";
+import { localUrl } from "../src/local-url.ts";
+import type { Served } from "./served.ts";
 
 export type { Served } from "./served.ts";
 
@@ -48,7 +49,7 @@ export function serve(app: Hono<any>, options: { port?: number; hostname?: strin
       {
         port: options.port ?? 3000,
         hostname,
-        onListen: ({ port }) => resolve({ url: servedUrl(hostname, port), port, close: () => server.shutdown() }),
+        onListen: ({ port }) => resolve({ url: localUrl(hostname, port), port, close: () => server.shutdown() }),
       },
       (request) => app.fetch(request),
     );

@@ -6,7 +6,8 @@ import { serve as honoServe } from "@hono/node-server";
 import type { Hono } from "hono";
 import { readQStashEnv, readSigningKeys, type QStashEnv } from "../src/env.ts";
 import type { SigningKeys } from "../src/signing.ts";
-import { type Served, servedUrl } from "./served.ts";
+import { localUrl } from "../src/local-url.ts";
+import type { Served } from "./served.ts";
 
 export type { Served } from "./served.ts";
 
@@ -37,7 +38,7 @@ export function serve(app: Hono<any>, options: { port?: number; hostname?: strin
     // overrideGlobalObjects: false, so serving does not replace the global Request/Response.
     const server = honoServe({ fetch: app.fetch, port: options.port ?? 3000, hostname, overrideGlobalObjects: false }, (info) => {
       resolve({
-        url: servedUrl(hostname, info.port),
+        url: localUrl(hostname, info.port),
         port: info.port,
         close: () => new Promise<void>((done) => server.close(() => done())),
       });

@@ -8,9 +8,3 @@ export interface Served {
   port: number;
   close(): Promise<void>;
 }
-
-/** The URL a local caller reaches a server bound to `hostname` and `port` at. */
-export function servedUrl(hostname: string, port: number): string {
-  const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
-  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-}

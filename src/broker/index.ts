@@ -1,4 +1,5 @@
 import type { Hono } from "hono";
+import { localUrl } from "../local-url.ts";
 import type { SigningKeys } from "../signing.ts";
 import { createBrokerApp } from "./app.ts";
 import type { BrokerCore } from "./core.ts";
@@ -10,7 +11,7 @@ import { ids } from "./ids.ts";
 import { Publisher } from "./publisher.ts";
 import type { RedisRest } from "./redis-rest.ts";
 import { Schedules } from "./schedules.ts";
-import { serve, urlHost } from "./server.ts";
+import { serve } from "./server.ts";
 import { openDatabase, type SqlDriver } from "./store/driver.ts";
 import { Store } from "./store/store.ts";
 import { GroupWriter } from "./store/writer.ts";
@@ -107,15 +108,6 @@ export interface BrokerStats {
 
 const CLOSE_GRACE_MS = 2000;
 
-/**
- * Starts `jobwire dev`'s QStash-compatible broker: the API on `host:port`, the delivery engine,
- * cron schedules, and SQLite storage (WAL). A publish is acknowledged only once committed; on
- * start every pending, retrying or in-flight message of the database is resumed.
- *
- * @example
- * const broker = await createBroker({ port: 0, memory: true, log: false });
- * const client = new Client({ baseUrl: broker.url, token: broker.token });
- */
 /** Opens (or creates) the database and its schema; a failure names the file. */
 async function openStore(path: string, memory: boolean): Promise<{ db: SqlDriver; store: Store }> {
   let db: SqlDriver | undefined;
@@ -129,6 +121,15 @@ async function openStore(path: string, memory: boolean): Promise<{ db: SqlDriver
   }
 }
 
+/**
+ * Starts `jobwire dev`'s QStash-compatible broker: the API on `host:port`, the delivery engine,
+ * cron schedules, and SQLite storage (WAL). A publish is acknowledged only once committed; on
+ * start every pending, retrying or in-flight message of the database is resumed.
+ *
+ * @example
+ * const broker = await createBroker({ port: 0, memory: true, log: false });
+ * const client = new Client({ baseUrl: broker.url, token: broker.token });
+ */
 export async function createBroker(options: BrokerOptions = {}): Promise<Broker> {
   const log = options.log === false ? undefined : (options.log ?? ((line: string) => console.log(line)));
   const onError = (error: unknown) => log?.(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
@@ -223,7 +224,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
     db.close();
     throw error;
   }
-  const url = `http://${urlHost(host)}:${server.port}`;
+  const url = localUrl(host, server.port);
 
   let closing: Promise<void> | undefined;
   return {

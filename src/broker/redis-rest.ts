@@ -19,7 +19,8 @@
 // thing to keep correct with no gain over these.
 import { type RedisRestAppOptions, createRedisRestApp } from "./redis-rest-app.ts";
 import { connectRedis } from "./redis-rest-connection.ts";
-import { PortInUseError, serve, urlHost } from "./server.ts";
+import { localUrl } from "../local-url.ts";
+import { PortInUseError, serve } from "./server.ts";
 
 export { createRedisRestApp, type RedisRestAppOptions } from "./redis-rest-app.ts";
 export { connectRedis, type RedisRunner, RedisUnavailableError } from "./redis-rest-connection.ts";
@@ -84,7 +85,7 @@ export async function startRedisRest(options: RedisRestOptions): Promise<RedisRe
   try {
     const server = await serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8079, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024 });
     return {
-      url: `http://${urlHost(host)}:${server.port}`,
+      url: localUrl(host, server.port),
       port: server.port,
       token,
       async close() {

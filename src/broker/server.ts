@@ -126,10 +126,3 @@ function peer(address: string | undefined): ServeEnv {
   if (!address) return {};
   return { callerIp: address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address };
 }
-
-/** The host of a URL a local caller reaches a server bound to `host` at: IPv6 in brackets, a wildcard as loopback. */
-export function urlHost(host: string): string {
-  if (host === "0.0.0.0") return "127.0.0.1";
-  if (host === "::") return "[::1]";
-  return host.includes(":") ? `[${host}]` : host;
-}
