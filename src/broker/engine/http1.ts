@@ -193,7 +193,7 @@ class Connection {
     const pending = this.pending;
     if (!pending) return;
     if (this.state === Read.UntilClose && !error) {
-      this.complete(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts));
+      this.complete(this.joined());
       return;
     }
     this.pending = undefined;
@@ -232,8 +232,13 @@ class Connection {
     if (this.have <= max) return false;
     this.keepAlive = false;
     this.buffer = EMPTY;
-    this.complete(Buffer.concat(this.parts).subarray(0, max));
+    this.complete(this.joined().subarray(0, max));
     return true;
+  }
+
+  /** The body's parts so far, as one array (the part itself when there is one). */
+  joined(): Uint8Array {
+    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
   }
 
   /** Takes up to `remaining` body bytes of `data` from `at`; returns where it stopped, or -1 if the response ended. */
@@ -260,7 +265,7 @@ class Connection {
         case Read.Length: {
           at = this.takeBody(data, at);
           if (at < 0 || this.remaining > 0) return; // cut at maxBody, or all of `data` taken and more to come
-          return this.end(data, at, this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts));
+          return this.end(data, at, this.joined());
         }
         case Read.UntilClose:
           this.keep(data.subarray(at)); // onClose ends it
@@ -298,7 +303,7 @@ class Connection {
             if (trailers < 0) return this.wait(data, at, "trailers");
             end = trailers + 4;
           }
-          return this.end(data, end, this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts));
+          return this.end(data, end, this.joined());
         }
       }
     }
