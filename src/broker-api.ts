@@ -68,11 +68,12 @@ export function brokerApi(options: BrokerApiOptions): BrokerApi {
   }
 
   /**
-   * The JSON of a successful answer, checked by `valid`. An answer that is not JSON, or not the
-   * expected shape, throws {@link BrokerError}: the call may have taken effect, but nothing in the
-   * answer says so, and a result without its id must never pass for a success.
+   * POSTs and reads the JSON of the successful answer, checked by `valid`. An answer that is not
+   * JSON, or not the expected shape, throws {@link BrokerError}: the call may have taken effect, but
+   * nothing in the answer says so, and a result without its id must never pass for a success.
    */
-  async function answer<T>(response: Response, method: string, path: string, what: string, valid: (value: unknown) => boolean): Promise<T> {
+  async function post<T>(path: string, headers: Record<string, string>, body: string, what: string, valid: (value: unknown) => boolean): Promise<T> {
+    const response = await call("POST", path, headers, body);
     const text = await response.text();
     let value: unknown;
     try {
@@ -82,7 +83,7 @@ export function brokerApi(options: BrokerApiOptions): BrokerApi {
     }
     if (value === undefined || !valid(value)) {
       const shown = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-      throw new BrokerError(method, path, response.status, `expected ${what}, got ${JSON.stringify(shown)} (the call may have taken effect)`);
+      throw new BrokerError("POST", path, response.status, `expected ${what}, got ${JSON.stringify(shown)} (the call may have taken effect)`);
     }
     return value as T;
   }
@@ -90,9 +91,7 @@ export function brokerApi(options: BrokerApiOptions): BrokerApi {
   return {
     async publish({ destination, body, headers, queue }) {
       const path = queue ? `v2/enqueue/${queue}/${destination}` : `v2/publish/${destination}`;
-      return answer<PublishResponse>(await call("POST", path, headers, body), "POST", path, "a JSON object with a messageId", (value) =>
-        hasString(value, "messageId"),
-      );
+      return post<PublishResponse>(path, headers, body, "a JSON object with a messageId", (value) => hasString(value, "messageId"));
     },
     async batch(messages) {
       const items = messages.map(({ destination, body, headers, queue }) => ({
@@ -102,18 +101,17 @@ export function brokerApi(options: BrokerApiOptions): BrokerApi {
         ...(queue ? { queue } : {}),
       }));
       // Each item is checked by the client, which reports a refused or unreadable one per message.
-      const answered = await answer<BatchResponseItem | BatchResponseItem[]>(
-        await call("POST", "v2/batch", { "Content-Type": "application/json" }, JSON.stringify(items)),
-        "POST",
+      const answered = await post<BatchResponseItem | BatchResponseItem[]>(
         "v2/batch",
+        { "Content-Type": "application/json" },
+        JSON.stringify(items),
         "a JSON array (or object) of results",
         (value) => typeof value === "object" && value !== null,
       );
       return Array.isArray(answered) ? answered : [answered];
     },
     async createSchedule({ destination, body, headers }) {
-      const path = `v2/schedules/${destination}`;
-      return answer<{ scheduleId: string }>(await call("POST", path, headers, body), "POST", path, "a JSON object with a scheduleId", (value) =>
+      return post<{ scheduleId: string }>(`v2/schedules/${destination}`, headers, body, "a JSON object with a scheduleId", (value) =>
         hasString(value, "scheduleId"),
       );
     },

@@ -88,7 +88,7 @@ export interface JobClient<Jobs extends AnyJob = AnyJob> {
  */
 export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOptions<Jobs>): JobClient<Jobs> {
   const { workerUrl, token } = options;
-  if (!workerUrl || !/^https?:\/\/./.test(workerUrl) || !URL.canParse(workerUrl)) {
+  if (!isHttpUrl(workerUrl)) {
     throw new TypeError(`createClient: "workerUrl" must be an absolute http(s) URL, got ${JSON.stringify(workerUrl)}`);
   }
   if (workerUrl.includes("#")) {
@@ -97,7 +97,7 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
   if (!token) throw new TypeError(`createClient: "token" is required (QSTASH_TOKEN)`);
   const baseUrl = options.baseUrl ?? "https://qstash.upstash.io";
   // Checked here: a bad broker URL would otherwise only fail inside fetch, after every retry.
-  if (!/^https?:\/\/./.test(baseUrl) || !URL.canParse(baseUrl)) {
+  if (!isHttpUrl(baseUrl)) {
     throw new TypeError(`createClient: "baseUrl" must be an absolute http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(baseUrl)}`);
   }
   // The job's name goes at the end of the path, before any query string.
@@ -163,6 +163,11 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
       await api.cancelMessage(messageId);
     },
   };
+}
+
+/** Whether `url` is an absolute http(s) URL with something after the scheme. */
+function isHttpUrl(url: string | undefined): url is string {
+  return !!url && /^https?:\/\/./.test(url) && URL.canParse(url);
 }
 
 /** A validated enqueue: the job's defaults merged with the call's options, and its idempotency key. */

@@ -152,7 +152,7 @@ export class BrokerError extends JobwireError {
   readonly status: number;
 
   constructor(method: string, path: string, status: number, brokerMessage: string, options?: JobwireErrorOptions) {
-    super(`${method} /${path.split("/").slice(0, 2).join("/")} failed with ${status}: ${brokerMessage}`, options);
+    super(`${callName(method, path)} failed with ${status}: ${brokerMessage}`, options);
     this.name = "BrokerError";
     this.status = status;
   }
@@ -170,10 +170,15 @@ export class BrokerUnreachableError extends JobwireError {
   constructor(method: string, path: string, baseUrl: string, attempts: number, cause: unknown) {
     const reason = cause instanceof Error ? `${cause.message}${cause.cause instanceof Error ? ` (${cause.cause.message})` : ""}` : String(cause);
     super(
-      `${method} /${path.split("/").slice(0, 2).join("/")} could not reach the broker at ${baseUrl} (${attempts} ${attempts === 1 ? "attempt" : "attempts"}): ${reason}`,
+      `${callName(method, path)} could not reach the broker at ${baseUrl} (${attempts} ${attempts === 1 ? "attempt" : "attempts"}): ${reason}`,
       { cause },
     );
     this.name = "BrokerUnreachableError";
     this.attempts = attempts;
   }
+}
+
+/** A client call named by its method and the API part of its path: `POST /v2/publish`, not the destination. */
+function callName(method: string, path: string): string {
+  return `${method} /${path.split("/").slice(0, 2).join("/")}`;
 }
