@@ -110,7 +110,8 @@ export function fromBase64url(text: string, into?: Uint8Array): Uint8Array | und
  */
 export const SYNC_HASH_LIMIT = 2048;
 
-const digest = new Uint8Array(32);
+// The synchronous path's digest, reused (read into base64url before the next call).
+const syncDigest = new Uint8Array(32);
 
 /**
  * base64url of the SHA-256 of the given bytes or UTF-8 text, without padding. Synchronous (a
@@ -118,6 +119,6 @@ const digest = new Uint8Array(32);
  */
 export function sha256Base64url(body: string | Uint8Array): string | Promise<string> {
   const bytes = toBytes(body);
-  if (bytes.length <= SYNC_HASH_LIMIT) return base64url(sha256(bytes, digest));
+  if (bytes.length <= SYNC_HASH_LIMIT) return base64url(sha256(bytes, syncDigest));
   return crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>).then((digest) => base64url(new Uint8Array(digest)));
 }
