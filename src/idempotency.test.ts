@@ -42,6 +42,19 @@ describe("memoryStore: maxEntries", () => {
     expect(await store.claim("old", "msg_x", 60_000)).toEqual({ state: "acquired" });
   });
 
+  test("done entries with a null result are bounded and dropped oldest first too", async () => {
+    const store = memoryStore({ maxEntries: 3 });
+    for (const key of ["a", "b", "c", "d"]) {
+      await store.claim(key, `msg_${key}`, 60_000);
+      await store.complete(key, `msg_${key}`, key === "c" ? "kept" : null);
+    }
+    expect(store.size).toBe(3);
+    expect(await store.claim("b", "msg_x", 60_000)).toEqual({ state: "done", result: null });
+    expect(await store.claim("c", "msg_x", 60_000)).toEqual({ state: "done", result: "kept" });
+    expect(await store.claim("d", "msg_x", 60_000)).toEqual({ state: "done", result: null });
+    expect(await store.claim("a", "msg_x", 60_000)).toEqual({ state: "acquired" });
+  });
+
   test("a bound below 1 is refused", () => {
     expect(() => memoryStore({ maxEntries: 0 })).toThrow(/maxEntries must be at least 1/);
     expect(() => memoryStore({ maxEntries: Number.NaN })).toThrow(RangeError);

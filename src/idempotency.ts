@@ -46,9 +46,25 @@ export interface MemoryStoreOptions {
   maxEntries?: number;
 }
 
-type Entry =
-  | { state: "running"; owner: string; expiresAt: number }
-  | { state: "done"; result: unknown; expiresAt: number };
+class Running {
+  constructor(
+    readonly owner: string,
+    readonly expiresAt: number,
+  ) {}
+}
+class Done {
+  constructor(
+    readonly result: unknown,
+    readonly expiresAt: number,
+  ) {}
+}
+// A done entry whose result is null (most jobs return nothing) is kept as its expiry alone: a number
+// is no object for the collector to trace, and a store holds up to `maxEntries` of them.
+type Entry = Running | Done | number;
+
+function expiry(entry: Entry): number {
+  return typeof entry === "number" ? entry : entry.expiresAt;
+}
 
 /** A store with all its entries, for inspection in tests and demos. */
 export interface MemoryStore extends IdempotencyStore {
@@ -72,7 +88,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   // skipped). A queue read from `head`, rather than the Map's own order, which would mean
   // re-inserting every completed key and walking over the deleted ones at each eviction.
   let doneKeys: string[] = [];
-  let doneEntries: Entry[] = [];
+  let doneEntries: (Done | number)[] = [];
   let head = 0;
   let nextSweep = 0;
   // No entry expires before this: until then a sweep would find nothing to drop.
@@ -80,8 +96,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   function put(key: string, entry: Entry): void {
     entries.set(key, entry);
-    if (entry.expiresAt < earliest) earliest = entry.expiresAt;
-    if (entry.state === "done") {
+    const at = expiry(entry);
+    if (at < earliest) earliest = at;
+    if (!(entry instanceof Running)) {
       doneKeys.push(key);
       doneEntries.push(entry);
     }
@@ -103,7 +120,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   /** Drops the queue's read part, and the entries the store no longer holds as they were queued. */
   function compactQueue(): void {
     const keys: string[] = [];
-    const kept: Entry[] = [];
+    const kept: (Done | number)[] = [];
     for (let i = head; i < doneKeys.length; i++) {
       const entry = doneEntries[i]!;
       if (entries.get(doneKeys[i]!) === entry) {
@@ -124,13 +141,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       nextSweep = at + 1000;
       earliest = Number.POSITIVE_INFINITY;
       for (const [k, entry] of entries) {
-        if (entry.expiresAt <= at) entries.delete(k);
-        else if (entry.expiresAt < earliest) earliest = entry.expiresAt;
+        const expiresAt = expiry(entry);
+        if (expiresAt <= at) entries.delete(k);
+        else if (expiresAt < earliest) earliest = expiresAt;
       }
       compactQueue();
     }
     const entry = entries.get(key);
-    if (entry && entry.expiresAt <= at) {
+    if (entry !== undefined && expiry(entry) <= at) {
       entries.delete(key);
       return undefined;
     }
@@ -141,28 +159,32 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     get size() {
       const at = now();
       let n = 0;
-      for (const entry of entries.values()) if (entry.expiresAt > at) n++;
+      for (const entry of entries.values()) if (expiry(entry) > at) n++;
       return n;
     },
     async claim(key, owner, leaseMs) {
       const at = now();
       const entry = live(key, at);
-      if (entry?.state === "done") return { state: "done", result: entry.result };
-      if (entry?.state === "running" && entry.owner !== owner) return { state: "running", owner: entry.owner };
-      put(key, { state: "running", owner, expiresAt: at + leaseMs });
+      if (entry !== undefined) {
+        if (typeof entry === "number") return { state: "done", result: null };
+        if (entry instanceof Done) return { state: "done", result: entry.result };
+        if (entry.owner !== owner) return { state: "running", owner: entry.owner };
+      }
+      put(key, new Running(owner, at + leaseMs));
       return { state: "acquired" };
     },
     async complete(key, owner, result, ttlMs) {
       const at = now();
       const entry = live(key, at);
-      if (entry?.state !== "running" || entry.owner !== owner) return;
+      if (!(entry instanceof Running) || entry.owner !== owner) return;
+      const expiresAt = at + (ttlMs ?? defaultTtl);
       // Stored as JSON, as a shared store would: no shared references, `undefined` becomes null.
-      const stored = result === undefined ? null : JSON.parse(JSON.stringify(result));
-      put(key, { state: "done", result: stored, expiresAt: at + (ttlMs ?? defaultTtl) });
+      const stored = result == null ? null : JSON.parse(JSON.stringify(result));
+      put(key, stored === null ? expiresAt : new Done(stored, expiresAt));
     },
     async release(key, owner) {
       const entry = live(key, now());
-      if (entry?.state === "running" && entry.owner === owner) entries.delete(key);
+      if (entry instanceof Running && entry.owner === owner) entries.delete(key);
     },
   };
 }
