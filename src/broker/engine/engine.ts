@@ -425,6 +425,9 @@ export class Engine {
   // internals: attempts and outcomes
 
   #start(entry: Entry): void {
+    // Stopping: the message stays pending in the database, and a restarted broker delivers it. An
+    // attempt started now could outlive the database, and its outcome would be lost.
+    if (this.#stopped) return;
     const message = this.#load(entry);
     if (!message) {
       // The row is gone (it cannot be delivered): treat it as finished.
