@@ -60,6 +60,7 @@ export class Schedules {
   readonly #writer: GroupWriter;
   readonly #publisher: Publisher;
   readonly #onError: (error: unknown) => void;
+  #closed = false;
 
   constructor(store: Store, writer: GroupWriter, publisher: Publisher, onError: (error: unknown) => void) {
     this.#store = store;
@@ -73,12 +74,18 @@ export class Schedules {
     for (const row of this.#store.schedules()) this.#start(row);
   }
 
+  // Each change is committed first and applied to the timers once its commit is done. Commits
+  // settle in the order they were asked for, so the timers follow the database even when changes
+  // to one schedule overlap (two upserts, an upsert and a delete): a change applied before its
+  // commit, with another one's commit in between, could leave a timer the database no longer has.
+
   /** Creates or overwrites (every field) a schedule. */
   async upsert(row: ScheduleRow): Promise<void> {
     const previous = this.#jobs.get(row.id);
     if (previous) row.createdAt = previous.row.createdAt;
     await this.#writer.commit(() => this.#store.upsertSchedule(row));
-    previous?.cron.stop();
+    // Whatever runs under this id now, which may be another upsert's timer rather than `previous`.
+    this.#jobs.get(row.id)?.cron.stop();
     this.#start(row);
   }
 
@@ -93,29 +100,33 @@ export class Schedules {
 
   /** Pauses or resumes; false when unknown. */
   async setPaused(id: string, paused: boolean): Promise<boolean> {
-    const job = this.#jobs.get(id);
-    if (!job) return false;
-    job.row.paused = paused;
-    if (paused) job.cron.pause();
-    else job.cron.resume();
+    if (!this.#jobs.has(id)) return false;
     await this.#writer.commit(() => this.#store.pauseSchedule(id, paused));
+    const job = this.#jobs.get(id);
+    if (job) {
+      job.row.paused = paused;
+      if (paused) job.cron.pause();
+      else job.cron.resume();
+    }
     return true;
   }
 
   async delete(id: string): Promise<boolean> {
-    const job = this.#jobs.get(id);
-    if (!job) return false;
-    job.cron.stop();
-    this.#jobs.delete(id);
+    if (!this.#jobs.has(id)) return false;
     await this.#writer.commit(() => this.#store.deleteSchedule(id));
+    this.#jobs.get(id)?.cron.stop();
+    this.#jobs.delete(id);
     return true;
   }
 
+  /** Stops every timer; a change whose commit settles later starts none. */
   close(): void {
+    this.#closed = true;
     for (const job of this.#jobs.values()) job.cron.stop();
   }
 
   #start(row: ScheduleRow): void {
+    if (this.#closed) return;
     const { pattern, timezone } = parseCron(row.data.cron);
     const cron = new Cron(pattern, { timezone, mode: "5-or-6-parts", paused: row.paused, catch: (e) => this.#onError(e) }, () =>
       this.#fire(row.id),

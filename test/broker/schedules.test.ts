@@ -68,3 +68,25 @@ test("a 5-field cron is minute-resolution, as on QStash (next run on a whole min
   expect(new Date(schedule.nextScheduleTime).getUTCMinutes() % 5).toBe(0);
   await broker.api(`/v2/schedules/${id}`, { method: "DELETE" });
 });
+
+test("overlapping upserts of one schedule id leave one timer: one firing per tick, none after DELETE", async () => {
+  const upsert = () =>
+    broker.api(`/v2/schedules/${dest.url}/overlap`, {
+      method: "POST",
+      headers: { "upstash-cron": "* * * * * *", "upstash-schedule-id": "overlapping" },
+      body: "x",
+    });
+  const answers = await Promise.all([upsert(), upsert(), upsert()]);
+  expect(answers.map((r) => r.status)).toEqual([201, 201, 201]);
+  const start = ticks("/overlap").length;
+  await Bun.sleep(3200);
+  // Three or four whole seconds; a leaked timer would fire again at each of them.
+  const fired = ticks("/overlap").length - start;
+  expect(fired).toBeGreaterThanOrEqual(2);
+  expect(fired).toBeLessThanOrEqual(4);
+  expect((await broker.api("/v2/schedules/overlapping", { method: "DELETE" })).status).toBe(200);
+  await Bun.sleep(100); // a firing already under way may still land
+  const after = ticks("/overlap").length;
+  await Bun.sleep(1300);
+  expect(ticks("/overlap").length).toBe(after);
+});
