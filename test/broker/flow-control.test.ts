@@ -88,3 +88,23 @@ test("a period longer than one timer can wait (over 24.8 days) waits in capped s
   expect(longDelays.length).toBeLessThanOrEqual(2);
   expect(Math.max(...longDelays)).toBeLessThan(2 ** 31);
 });
+
+test("a queue message canceled while it waits at a paused key frees its queue for the next one", async () => {
+  expect((await broker.api("/v2/flowControl/held-queue/pause", { method: "POST" })).status).toBe(200);
+  const enqueue = async (path: string, headers: Record<string, string> = {}) => {
+    const response = await broker.api(`/v2/enqueue/behind-a-key/${dest.url}/held-queue/${path}`, { method: "POST", headers, body: path });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { messageId: string }).messageId;
+  };
+  // The first holds the queue's one slot while it waits at the paused key; the second has no key.
+  const first = await enqueue("0", { "upstash-flow-control-key": "held-queue", "upstash-flow-control-value": "parallelism=1" });
+  await enqueue("1");
+  await Bun.sleep(150);
+  expect(arrivals("held-queue")).toHaveLength(0);
+  expect((await broker.api(`/v2/messages/${first}`, { method: "DELETE" })).status).toBe(200);
+  await waitUntil(() => arrivals("held-queue").length === 1, 3000, "the second message, with the key still paused");
+  expect(arrivals("held-queue")[0]!.body).toBe("1");
+  await broker.api("/v2/flowControl/held-queue/resume", { method: "POST" });
+  await Bun.sleep(150);
+  expect(arrivals("held-queue").map((r) => r.body)).toEqual(["1"]);
+});

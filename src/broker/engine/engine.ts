@@ -173,13 +173,13 @@ export class Engine {
     entry.canceled = true;
     this.#o.emit(makeEvent(message, "CANCEL_REQUESTED"));
     if (entry.active) return true;
-    const wasTimed = entry.heapIndex >= 0;
     this.#heap.remove(entry);
     this.#o.emit(makeEvent(message, "CANCELED"));
     this.#o.writer.deleteMessage(entry.seq);
     this.#forget(entry);
-    // An entry waiting at a gate releases what it holds when the gate pops it; a timed one now.
-    if (wasTimed) this.#release(entry);
+    // Released now, wherever it waits: a gate that is paused or full (a flow-control key) may not
+    // pop it for a long time, and its queue's slot must not wait for that. The gates skip it later.
+    this.#release(entry);
     return true;
   }
 
