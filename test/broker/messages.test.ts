@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Receiver } from "@upstash/qstash";
 import { type Destination, startBroker, startDestination, type TestBroker, waitUntil } from "./helpers.ts";
 
 // Delay and not-before, cancel, the event log and its paging, labels and redaction.
@@ -150,5 +151,18 @@ describe("events", () => {
     const message = (await (await broker.api(`/v2/messages/${messageId}`)).json()) as { body?: string; bodyBase64?: string };
     expect(message.body).toBeUndefined();
     expect(message.bodyBase64).toBe(btoa(String.fromCharCode(...bytes)));
+  });
+});
+
+describe("methods", () => {
+  test("GET and HEAD are delivered without the body, signed over the empty body they carry", async () => {
+    for (const method of ["GET", "HEAD"]) {
+      const path = `/method-${method}`;
+      await publish(path, { "upstash-method": method }, "a body a GET cannot carry");
+      const got = await waitUntil(() => dest.received.find((r) => r.path === path), 3000);
+      expect({ method: got.method, body: got.body }).toEqual({ method, body: "" });
+      const receiver = new Receiver({ currentSigningKey: broker.signingKeys.current, nextSigningKey: broker.signingKeys.next });
+      expect(await receiver.verify({ signature: got.headers.get("upstash-signature")!, body: "", url: got.url })).toBe(true);
+    }
   });
 });

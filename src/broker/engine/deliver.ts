@@ -40,6 +40,7 @@ export interface AttemptContext {
 export const MAX_RESPONSE_BODY = 256 * 1024;
 
 const NO_BODY = new Set(["GET", "HEAD"]);
+const EMPTY = new Uint8Array(0);
 /** Headers the HTTP/1.1 framing owns: a message forwarding one of them is delivered with `fetch`. */
 const FRAMING = new Set(["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "expect", "te", "trailer"]);
 
@@ -57,7 +58,10 @@ export async function attemptDelivery(
 ): Promise<AttemptResult> {
   const timeoutMs = message.timeout ? message.timeout * 1000 : context.defaultTimeout;
   try {
-    const signature = signAttempt(context.signingKey, message.url, body, hash);
+    // GET and HEAD carry no body: the signature's body hash is over what is sent, the empty body.
+    const signature = NO_BODY.has(message.method)
+      ? signAttempt(context.signingKey, message.url, EMPTY)
+      : signAttempt(context.signingKey, message.url, body, hash);
     const headers = deliveryHeaders(message, retried, signature);
     const target = context.http && !forwardsFraming(message) ? httpTarget(message.url) : undefined;
     if (target) {
