@@ -13,15 +13,25 @@ export type Duration = `${number}${"s" | "m" | "h" | "d"}` | (string & {}) | num
 export function parseDuration(value: Duration): number {
   if (typeof value === "number") {
     if (!Number.isInteger(value) || value < 0) throw new TypeError(`invalid duration ${value}: expected a whole number of seconds >= 0`);
-    return value;
+    return bounded(value, value);
   }
   const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text);
+  if (/^\d+$/.test(text)) return bounded(Number(text), value);
   if (!/^(\d+[smhd])+$/.test(text)) {
     throw new TypeError(`invalid duration "${value}": expected a number with a unit, like "10s", "5m", "2h", "1d" or "1d10h30m"`);
   }
   let seconds = 0;
   for (const [, n, unit] of text.matchAll(/(\d+)([smhd])/g)) seconds += Number(n) * (UNIT_SECONDS[unit!] ?? 0);
+  return bounded(seconds, value);
+}
+
+/** The longest duration taken, in seconds: the span a JavaScript `Date` can hold (about 273,790 years). */
+export const MAX_DURATION_SECONDS = 8.64e12;
+
+function bounded(seconds: number, value: Duration): number {
+  if (seconds > MAX_DURATION_SECONDS) {
+    throw new TypeError(`invalid duration ${JSON.stringify(value)}: longer than any date can hold (at most ${MAX_DURATION_SECONDS} seconds)`);
+  }
   return seconds;
 }
 

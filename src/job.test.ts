@@ -27,6 +27,8 @@ describe("defineJob", () => {
     ["fractional retries", { retries: 1.5 }, /"retries"/],
     ["a bad timeout", { timeout: "30 seconds" }, /"timeout": invalid duration/],
     ["a bad delay", { delay: "-5s" }, /"delay": invalid duration/],
+    ["a delay no date can hold", { delay: `${"9".repeat(30)}d` }, /"delay": invalid duration .*longer than any date can hold/],
+    ["a timeout no date can hold", { timeout: 1e13 }, /"timeout": invalid duration .*longer than any date can hold/],
     ["a retryDelay with code", { retryDelay: "process.exit(1)" }, /"retryDelay" must be an expression/],
     ["a retryDelay with an unknown function", { retryDelay: "random() * 10" }, /"retryDelay"/],
     ["a queue name with a slash", { queue: "a/b" }, /"queue"/],

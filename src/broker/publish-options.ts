@@ -1,4 +1,4 @@
-import { parseDuration } from "../duration.ts";
+import { MAX_DURATION_SECONDS, parseDuration } from "../duration.ts";
 import { badRequest } from "./errors.ts";
 import { addHeader, canonicalHeader } from "./headers.ts";
 import { compileRetryDelay } from "./retry-delay.ts";
@@ -117,6 +117,9 @@ export function parsePublishHeaders(headers: HeaderSource): PublishSpec {
       throw badRequest(`invalid Upstash-Not-Before "${notBefore}": expected a unix timestamp in seconds`);
     }
     spec.notBefore = Number(notBefore.trim()) * 1000;
+    if (spec.notBefore > MAX_DURATION_SECONDS * 1000) {
+      throw badRequest(`invalid Upstash-Not-Before "${notBefore}": later than any date can hold (at most ${MAX_DURATION_SECONDS})`);
+    }
   }
   const dedup = headers.get("upstash-deduplication-id");
   if (dedup !== null) {
@@ -174,11 +177,13 @@ function retries(value: string | null, what: string): number | undefined {
 
 function duration(value: string | null, what: string): number | undefined {
   if (value === null) return undefined;
+  let seconds: number;
   try {
-    return parseDuration(value);
+    seconds = parseDuration(value);
   } catch {
-    throw badRequest(`invalid ${what} "${value}": expected a duration like "10s", "5m", "2h", "1d" or "1d10h30m"`);
+    throw badRequest(`invalid ${what} "${value}": expected a duration like "10s", "5m", "2h", "1d" or "1d10h30m", at most ${MAX_DURATION_SECONDS} seconds`);
   }
+  return seconds;
 }
 
 function expression(value: string | null, what: string): string | undefined {

@@ -9,6 +9,7 @@ test("Retry-After as seconds, QStash duration and HTTP date; capped at one day",
   expect(parseRetryAfter("Tue, 31 Dec 2024 00:00:00 GMT", now)).toBe(0);
   expect(parseRetryAfter("999999", now)).toBe(86_400_000);
   expect(parseRetryAfter("2d", now)).toBe(86_400_000);
+  expect(parseRetryAfter(`${"9".repeat(30)}d`, now)).toBe(86_400_000);
   expect(parseRetryAfter(null, now)).toBeUndefined();
   expect(parseRetryAfter("soon", now)).toBeUndefined();
 });

@@ -11,7 +11,13 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   const text = value.trim();
   let ms: number | undefined;
   if (/^\d+(\.\d+)?$/.test(text)) ms = Number(text) * 1000;
-  else if (/^(\d+[smhd])+$/.test(text)) ms = parseDuration(text) * 1000;
+  else if (/^(\d+[smhd])+$/.test(text)) {
+    try {
+      ms = parseDuration(text) * 1000;
+    } catch {
+      ms = DAY_MS; // longer than a date can hold: past the cap anyway
+    }
+  }
   else {
     const date = Date.parse(text);
     if (!Number.isNaN(date)) ms = Math.max(0, date - now);

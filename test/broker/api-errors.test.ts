@@ -50,6 +50,9 @@ describe("publish validation", () => {
     ["no-such-group", {}, 404, /no URL group named "no-such-group"/],
     ["DEST", { "upstash-delay": "10x" }, 400, /Upstash-Delay "10x"/],
     ["DEST", { "upstash-not-before": "soon" }, 400, /Upstash-Not-Before/],
+    ["DEST", { "upstash-delay": `${"9".repeat(30)}s` }, 400, /Upstash-Delay "9+s".*at most 8640000000000 seconds/],
+    ["DEST", { "upstash-delay": "9".repeat(20) }, 400, /Upstash-Delay/],
+    ["DEST", { "upstash-not-before": "9".repeat(30) }, 400, /Upstash-Not-Before "9+": later than any date/],
     ["DEST", { "upstash-retries": "abc" }, 400, /Upstash-Retries "abc"/],
     ["DEST", { "upstash-retries": "1000" }, 400, /from 0 to 100/],
     ["DEST", { "upstash-timeout": "forever" }, 400, /Upstash-Timeout "forever"/],
@@ -66,6 +69,13 @@ describe("publish validation", () => {
       await expectError(await publish(destination.replace("DEST", `${dest.url}/x`), headers), status, message);
     });
   }
+
+  test("a malformed percent-escape in an enqueue's queue name is a 400", async () => {
+    for (const queue of ["%", "%E0%A4%A"]) {
+      const response = await broker.api(`/v2/enqueue/${queue}/${dest.url}/x`, { method: "POST", body: "b" });
+      await expectError(response, 400, /invalid queue name .*malformed percent-escape/);
+    }
+  });
 
   test("a body over the limit is a 413", async () => {
     await expectError(await publish(`${dest.url}/big`, {}, "x".repeat(2000)), 413, /over the limit of 1024 bytes/);

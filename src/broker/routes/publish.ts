@@ -19,7 +19,7 @@ export function publishRoutes(app: Hono, core: BrokerCore): void {
     const rest = rawRest(c, "/v2/enqueue/");
     const slash = rest.indexOf("/");
     if (slash <= 0) throw badRequest("expected /v2/enqueue/<queue name>/<destination>");
-    const queueName = decodeURIComponent(rest.slice(0, slash));
+    const queueName = decodeName(rest.slice(0, slash));
     const destination = rest.slice(slash + 1);
     const spec = parsePublishHeaders(c.req.raw.headers);
     const body = await readBody(c, core.maxBodyBytes);
@@ -61,4 +61,13 @@ export function publishRoutes(app: Hono, core: BrokerCore): void {
 function withCaller(request: PublishRequest, ip: string | undefined): PublishRequest {
   if (ip) request.callerIp = ip;
   return request;
+}
+
+/** A percent-encoded queue name, decoded; a malformed escape is the caller's mistake (400). */
+function decodeName(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw badRequest(`invalid queue name "${text}": a malformed percent-escape`);
+  }
 }
