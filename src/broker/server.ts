@@ -17,7 +17,10 @@ export interface ServeOptions {
   fetch: (request: Request, env: ServeEnv) => Response | Promise<Response>;
   port: number;
   hostname: string;
-  /** Largest request body the server itself accepts (the app enforces its own limits below it). */
+  /**
+   * Largest request body the server itself accepts, where it reads bodies before the app does
+   * (`node:http`); on Bun and Deno the app's own limits answer.
+   */
   maxBodyBytes: number;
 }
 
@@ -49,7 +52,10 @@ function serveBun(bun: typeof import("bun"), options: ServeOptions): RunningServ
   const server = bun.serve({
     port: options.port,
     hostname: options.hostname,
-    maxRequestBodySize: options.maxBodyBytes,
+    // Bun would answer a body over this itself, with an empty 413: no JSON error for the SDK to show.
+    // The app reads every body under its own limit (a declared length over it is refused unread, a
+    // stream cut off as it passes it), so the server's own bound is left out of the way.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: 0,
     fetch: (request, server) => options.fetch(request, peer(server.requestIP(request)?.address)),
   });

@@ -70,6 +70,12 @@ describe("publish validation", () => {
     });
   }
 
+  test("a body far over every limit still gets a JSON 413 (not the server's own empty one)", async () => {
+    await expectError(await publish(`${dest.url}/huge`, {}, "x".repeat(2 * 1024 * 1024)), 413, /over the limit of 1024 bytes/);
+    const batch = await broker.api("/v2/batch", { method: "POST", body: "[" + " ".repeat(2 * 1024 * 1024) + "]" });
+    await expectError(batch, 413, /over the limit of 10240 bytes/);
+  });
+
   test("a malformed percent-escape in an enqueue's queue name is a 400", async () => {
     for (const queue of ["%", "%E0%A4%A"]) {
       const response = await broker.api(`/v2/enqueue/${queue}/${dest.url}/x`, { method: "POST", body: "b" });
