@@ -3,6 +3,7 @@
 // shared/upstash-redis-rest.md.
 import { ErrorReply } from "@redis/client";
 import { type Context, Hono } from "hono";
+import { BodyTooLargeError, readBody } from "../body.ts";
 import { MalformedRequestError, parseBatch, parseCommand, parseJson, refusal } from "./redis-rest-command.ts";
 import { type RedisRunner, RedisUnavailableError } from "./redis-rest-connection.ts";
 import { encodeReply, type JsonReply } from "./redis-rest-reply.ts";
@@ -15,6 +16,8 @@ export interface RedisRestAppOptions {
   token: string;
   /** Receives unexpected errors (answered 500); Redis outages are reported by the connection instead. */
   onError?: (error: unknown) => void;
+  /** Largest request body read, in bytes; a larger one is answered 413 without being held whole. @default 64 MB */
+  maxBodyBytes?: number;
 }
 
 type Entry = { result: JsonReply } | { error: string };
@@ -25,6 +28,9 @@ type Entry = { result: JsonReply } | { error: string };
  */
 export function createRedisRestApp(options: RedisRestAppOptions): Hono {
   const { redis } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
+  const decoder = new TextDecoder();
+  const text = async (c: Context) => decoder.decode(await readBody(c.req.raw, maxBodyBytes));
   const app = new Hono();
 
   // Before anything else, so an unauthenticated caller learns nothing and no body is read.
@@ -36,7 +42,7 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
   });
 
   app.post("/", async (c) => {
-    const command = parseCommand(parseJson(await c.req.text()));
+    const command = parseCommand(parseJson(await text(c)));
     const refused = refusal(command);
     if (refused) return c.json({ error: refused }, 400);
     try {
@@ -48,7 +54,7 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
   });
 
   app.post("/pipeline", async (c) => {
-    const commands = parseBatch(parseJson(await c.req.text()));
+    const commands = parseBatch(parseJson(await text(c)));
     const refusals = commands.map(refusal);
     // A refused command gets its error in place; the others still run, as in any pipeline.
     const allowed = commands.filter((_, i) => refusals[i] === undefined);
@@ -59,7 +65,7 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
   });
 
   app.post("/multi-exec", async (c) => {
-    const commands = parseBatch(parseJson(await c.req.text()));
+    const commands = parseBatch(parseJson(await text(c)));
     const refused = commands.map(refusal).find((reason) => reason !== undefined);
     // Refused like a command Redis rejects at queue time: the whole transaction is discarded.
     if (refused) return c.json({ error: `EXECABORT Transaction discarded because of previous errors. ${refused}` }, 400);
@@ -79,6 +85,7 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
   app.notFound((c) => c.json({ error: `unknown path ${new URL(c.req.url).pathname}: use POST /, /pipeline or /multi-exec` }, 404));
   app.onError((error, c) => {
     if (error instanceof MalformedRequestError) return c.json({ error: error.message }, 400);
+    if (error instanceof BodyTooLargeError) return c.json({ error: `request body is over the limit of ${error.limit} bytes` }, 413);
     // Outages are reported once by the connection, not once per request.
     if (error instanceof RedisUnavailableError) return c.json({ error: error.message }, 500);
     options.onError?.(error);

@@ -76,14 +76,16 @@ export async function startRedisRest(options: RedisRestOptions): Promise<RedisRe
     log,
     ...(options.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.commandTimeoutMs }),
   });
+  const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
   const appOptions: RedisRestAppOptions = {
     redis,
     token,
+    maxBodyBytes,
     onError: (error) => log(`redis rest: ${error instanceof Error ? error.message : String(error)}`),
   };
   const app = createRedisRestApp(appOptions);
   try {
-    const server = await serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8079, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024 });
+    const server = await serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8079, maxBodyBytes });
     return {
       url: localUrl(host, server.port),
       port: server.port,

@@ -21,6 +21,30 @@ afterAll(async () => {
 const post = (path: string, body: unknown) =>
   fetch(rest.url + path, { method: "POST", headers: { authorization: `Bearer ${rest.token}` }, body: JSON.stringify(body) });
 
+test("a body over maxBodyBytes is a JSON 413, declared or streamed, and nothing of it runs", async () => {
+  const small = await startRedisRest({ redisUrl: server.url, port: 0, log: false, maxBodyBytes: 1024 });
+  try {
+    const big = JSON.stringify(["set", "o:big", "x".repeat(4096)]);
+    const headers = { authorization: `Bearer ${small.token}` };
+    const declared = await fetch(small.url, { method: "POST", headers, body: big });
+    expect(declared.status).toBe(413);
+    expect(await declared.json()).toEqual({ error: "request body is over the limit of 1024 bytes" });
+    const stream = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(big));
+        controller.close();
+      },
+    });
+    const streamed = await fetch(`${small.url}/pipeline`, { method: "POST", headers, body: stream, duplex: "half" } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect(streamed.headers.get("content-type")).toContain("application/json");
+    const check = await fetch(small.url, { method: "POST", headers, body: JSON.stringify(["exists", "o:big"]) });
+    expect(await check.json()).toEqual({ result: 0 });
+  } finally {
+    await small.close();
+  }
+});
+
 test("startRedisRest serves on loopback with the documented dev token by default", async () => {
   expect(rest.url).toBe(`http://127.0.0.1:${rest.port}`);
   expect(rest.token).toBe(REDIS_REST_DEV_TOKEN);
