@@ -108,3 +108,28 @@ test("a queue message canceled while it waits at a paused key frees its queue fo
   await Bun.sleep(150);
   expect(arrivals("held-queue").map((r) => r.body)).toEqual(["1"]);
 });
+
+test("keys nothing uses any more are forgotten; a key inside its rate window is kept until it ends", async () => {
+  const before = new Set(((await (await broker.api("/v2/flowControl")).json()) as { flowControlKey: string }[]).map((f) => f.flowControlKey));
+  const batch = Array.from({ length: 1500 }, (_, i) => ({
+    destination: `${dest.url}/many-keys/${i}`,
+    headers: { "upstash-flow-control-key": `many-keys-${i}`, "upstash-flow-control-value": "parallelism=1" },
+    body: String(i),
+  }));
+  expect((await broker.api("/v2/batch", { method: "POST", body: JSON.stringify(batch) })).status).toBe(201);
+  expect((await publish("windowed", "rate=1,period=60s", 0)).status).toBe(201);
+  await waitUntil(() => arrivals("many-keys").length === 1500 && arrivals("windowed").length === 1, 10_000, "every delivery");
+  const listed = async () => ((await (await broker.api("/v2/flowControl")).json()) as { flowControlKey: string }[]).map((f) => f.flowControlKey);
+  // Each delivery's outcome is recorded just after the destination answers it.
+  const left = await waitUntil(async () => {
+    const keys = (await listed()).filter((k) => !before.has(k));
+    return keys.some((k) => k.startsWith("many-keys-")) ? undefined : keys;
+  }, 3000, "the used-up keys to be forgotten");
+  // Forgotten now, its next message would start at once: more than rate=1 per 60 s.
+  expect(left).toContain("windowed");
+  expect((await publish("windowed", "rate=1,period=60s", 1)).status).toBe(201);
+  await Bun.sleep(300);
+  expect(arrivals("windowed")).toHaveLength(1);
+  await broker.api("/v2/flowControl/windowed/resetRate", { method: "POST" });
+  await waitUntil(() => arrivals("windowed").length === 2, 3000, "the second start after the reset");
+}, 20_000);

@@ -54,6 +54,9 @@ const HOT_HORIZON_MS = 10_000;
 
 const decoder = new TextDecoder();
 
+/** Flow-control keys held before the first sweep for unused ones. */
+const FLOW_SWEEP_MIN = 1024;
+
 /**
  * The delivery engine: timers for delayed messages and retries, the gates a due message passes
  * (its queue's slots, its flow-control key, the global concurrency bound), the attempts and their
@@ -70,6 +73,7 @@ export class Engine {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #seq = 0;
+  #flowSweepAt = FLOW_SWEEP_MIN;
   #inFlight = 0;
   #settled: (() => void) | undefined;
   #stopped = false;
@@ -104,12 +108,15 @@ export class Engine {
       const entry = newEntry(row.seq, row.id, row.due, row.retried, row.queue ?? undefined, row.flow_key ?? undefined);
       entries.push(entry);
       this.live.set(entry.id, entry);
-      // A key's settings live in its messages' data: read one message per key.
-      if (entry.flowKey && !configured.has(entry.flowKey)) {
-        configured.add(entry.flowKey);
+      if (entry.flowKey) {
         const flow = this.#flow(entry.flowKey);
-        const message = store.messageBySeq(entry.seq)?.message;
-        if (message && !flow.pinned) flow.configure(message);
+        flow.pending++;
+        // A key's settings live in its messages' data: read one message per key.
+        if (!configured.has(entry.flowKey)) {
+          configured.add(entry.flowKey);
+          const message = store.messageBySeq(entry.seq)?.message;
+          if (message && !flow.pinned) flow.configure(message);
+        }
       }
       if (entry.queue) {
         const queue = this.#queue(entry.queue);
@@ -143,6 +150,7 @@ export class Engine {
       if (entry.queue) this.ensureQueue(entry.queue).pending++;
       if (entry.flowKey) {
         const flow = this.#flow(entry.flowKey);
+        flow.pending++;
         if (!flow.pinned) flow.configure(message);
       }
       entries.push(entry);
@@ -276,10 +284,22 @@ export class Engine {
   #flow(key: string): FlowState<Entry> {
     let flow = this.flows.get(key);
     if (!flow) {
+      if (this.flows.size >= this.#flowSweepAt) this.#sweepFlows();
       flow = new FlowState<Entry>(key);
       this.flows.set(key, flow);
     }
     return flow;
+  }
+
+  /**
+   * Forgets the keys nothing uses any more (see {@link FlowState.idle}), so a broker that sees a
+   * new key per user or order does not keep them all. Run as the number of keys doubles: a key
+   * still inside its rate window when its last message finished is dropped by a later sweep.
+   */
+  #sweepFlows(): void {
+    const now = Date.now();
+    for (const [key, flow] of this.flows) if (flow.idle(now)) this.flows.delete(key);
+    this.#flowSweepAt = Math.max(FLOW_SWEEP_MIN, this.flows.size * 2);
   }
 
   #schedule(entry: Entry): void {
@@ -403,6 +423,14 @@ export class Engine {
   /** Drops an entry that reached a final state from memory. */
   #forget(entry: Entry): void {
     this.live.delete(entry.id);
+    if (entry.flowKey) {
+      const flow = this.flows.get(entry.flowKey);
+      if (flow) {
+        flow.pending--;
+        // A key still held otherwise (a slot, its rate window) goes in a later sweep.
+        if (flow.idle(Date.now())) this.flows.delete(entry.flowKey);
+      }
+    }
     if (entry.queue) {
       const queue = this.queues.get(entry.queue);
       if (queue) {

@@ -21,6 +21,8 @@ export class FlowState<T> {
   paused = false;
   pinned: PinnedFlow | null = null;
   active = 0;
+  /** Messages not final yet that use this key (delayed, waiting or in flight). */
+  pending = 0;
   windowStart = 0;
   windowCount = 0;
   readonly wait: Fifo<T> = new Fifo<T>();
@@ -59,6 +61,23 @@ export class FlowState<T> {
     const windowEnd = this.windowStart + this.ratePeriod * 1000;
     if (now >= windowEnd || this.windowCount < rate) return 0;
     return windowEnd - now;
+  }
+
+  /**
+   * Whether the key can be forgotten: nothing uses it, no setting was made through the API, and
+   * its rate window is over (a key made again starts with a fresh one, so forgetting it sooner
+   * would let more starts through than its rate).
+   */
+  idle(now: number): boolean {
+    return (
+      this.pending === 0 &&
+      this.active === 0 &&
+      this.wait.length === 0 &&
+      !this.paused &&
+      this.pinned === null &&
+      this.timer === undefined &&
+      (this.maxRate === undefined || now >= this.windowStart + this.ratePeriod * 1000)
+    );
   }
 
   /** Counts a start in the rate window. */
