@@ -78,3 +78,35 @@ test("a failure callback fires once, when the message failed for good, with its 
   await Bun.sleep(100);
   expect(dest.received.filter((r) => r.path === "/failed")).toHaveLength(1);
 });
+
+test("a callback about a message with redacted fields shows its body redacted in the API, and delivers it whole", async () => {
+  dest.respond((r) => (r.path.startsWith("/redacted-") ? new Response("no", { status: 500 }) : new Response("ok")));
+  const response = await broker.api(`/v2/publish/${dest.url}/redacted-work`, {
+    method: "POST",
+    headers: {
+      "upstash-redact-fields": "body, header[Authorization]",
+      "upstash-forward-authorization": "Bearer SECRET-TOKEN",
+      "upstash-retries": "0",
+      "upstash-failure-callback": `${dest.url}/redacted-callback`,
+      "upstash-failure-callback-retries": "0",
+    },
+    body: "SECRET-CARD",
+  });
+  const { messageId } = (await response.json()) as { messageId: string };
+  const delivered = await waitUntil(() => dest.received.find((r) => r.path === "/redacted-callback"));
+  const payload = JSON.parse(delivered.body) as { sourceMessageId: string; sourceBody: string; sourceHeader: Record<string, string[]> };
+  expect(payload.sourceMessageId).toBe(messageId);
+  expect(decode(payload.sourceBody)).toBe("SECRET-CARD");
+  expect(payload.sourceHeader.Authorization).toEqual(["Bearer SECRET-TOKEN"]);
+  // The callback failed too: both are in the DLQ, neither shows a secret.
+  const entries = await waitUntil(async () => {
+    const { messages } = (await (await broker.api("/v2/dlq")).json()) as { messages: { url: string; body?: string; bodyBase64?: string }[] };
+    const mine = messages.filter((m) => m.url.includes("/redacted-"));
+    return mine.length === 2 ? mine : undefined;
+  });
+  for (const entry of entries) {
+    expect(entry.body).toBe("REDACTED");
+    expect(JSON.stringify(entry)).not.toContain("SECRET");
+    expect(JSON.stringify(entry)).not.toContain(btoa("SECRET-CARD").slice(0, 12));
+  }
+});

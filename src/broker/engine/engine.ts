@@ -601,6 +601,10 @@ export class Engine {
     };
     if (options.retryDelay) message.retryDelayExpression = options.retryDelay;
     if (options.timeout) message.timeout = options.timeout;
+    // Its body carries the source's body and headers: what the source hides in the API, this hides
+    // too (delivered unchanged, like any redacted field).
+    const { redact } = source;
+    if (redact?.body || redact?.allHeaders || redact?.headers?.length) message.redact = { body: true };
     this.publishInternal([{ message, body: new TextEncoder().encode(JSON.stringify(payload)) }]);
   }
 }
