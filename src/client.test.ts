@@ -66,7 +66,7 @@ describe("createClient", () => {
     expect(h.get("upstash-timeout")).toBe("30s");
     expect(h.get("upstash-delay")).toBe("90s");
     expect(h.get("upstash-label")).toBe("emails");
-    expect(h.get("upstash-deduplication-id")).toBe("welcome:42");
+    expect(h.get("upstash-deduplication-id")).toBe("send-welcome-email:welcome:42");
     expect(h.get("upstash-forward-jobwire-idempotency-key")).toBe("welcome:42");
     expect(h.get("upstash-forward-jobwire-max-attempts")).toBe("6");
     expect(h.get("upstash-forward-x-trace")).toBe("t1");
@@ -110,6 +110,26 @@ describe("createClient", () => {
     expect(seen.length).toBe(before);
   });
 
+  test("the input is validated as the worker will receive it, its JSON; what JSON cannot carry is refused", async () => {
+    const optional = defineJob({ name: "optional-input", input: v.optional(v.object({ n: v.number() })) });
+    const dated = defineJob({ name: "dated", input: v.object({ when: v.date() }) });
+    const before = seen.length;
+    const none = await client().enqueue(optional, undefined).catch((e: unknown) => e);
+    expect(none).toBeInstanceOf(JobInputError);
+    expect((none as JobInputError).message).toMatch(/the input is undefined, which JSON cannot carry/);
+    // A Date becomes a string in JSON: the schema, run on what is sent, refuses it.
+    const date = await client().enqueue(dated, { when: new Date(0) }).catch((e: unknown) => e);
+    expect(date).toBeInstanceOf(JobInputError);
+    expect((date as JobInputError).issues[0].path).toEqual(["when"]);
+    const big = await client().enqueue(optional, { n: 1n } as never).catch((e: unknown) => e);
+    expect((big as JobInputError).message).toMatch(/not JSON-serializable/);
+    await expect(client().enqueueMany([optional.with(undefined)])).rejects.toThrow(JobInputError);
+    expect(seen.length).toBe(before);
+    // What JSON carries unchanged goes as is.
+    await client().enqueue(optional, { n: 1 });
+    expect(last().body).toBe('{"n":1}');
+  });
+
   test("enqueueMany validates every request first, then sends one batch", async () => {
     const before = seen.length;
     await expect(client().enqueueMany([welcome.with({ userId: 1 }), welcome.with({ userId: "x" } as never)])).rejects.toThrow(JobInputError);
@@ -123,7 +143,7 @@ describe("createClient", () => {
     const items = JSON.parse(last().body) as { destination: string; headers: Record<string, string>; body: string; queue?: string }[];
     expect(items[0]!.destination).toBe("http://127.0.0.1:3000/jobs/send-welcome-email");
     expect(items[0]!.body).toBe('{"userId":1}');
-    expect(items[0]!.headers["upstash-deduplication-id"]).toBe("welcome:1");
+    expect(items[0]!.headers["upstash-deduplication-id"]).toBe("send-welcome-email:welcome:1");
     expect(items[1]!.queue).toBe("fifo");
     expect(items[1]!.headers["upstash-delay"]).toBe("5s");
   });
@@ -174,6 +194,19 @@ describe("createClient", () => {
     expect(last().path).toBe("/v2/enqueue/fifo/http://127.0.0.1:3000/jobs/queued?bypass=s3cret&x=a/b");
     await c.enqueueMany([queued.with({ n: 2 })]);
     expect((JSON.parse(last().body) as { destination: string }[])[0]!.destination).toBe("http://127.0.0.1:3000/jobs/queued?bypass=s3cret&x=a/b");
+  });
+
+  test("workerUrl is written as the worker will see it called: the URL the broker signs must match it", async () => {
+    const cases: [string, string][] = [
+      ["http://LOCALHOST:3000/jobs", "http://localhost:3000/jobs/queued"],
+      ["http://127.0.0.1:3000/jobs?", "http://127.0.0.1:3000/jobs/queued"],
+      ["http://example.com:80/jobs/", "http://example.com/jobs/queued"],
+      ["https://example.com:443/my jobs", "https://example.com/my%20jobs/queued"],
+    ];
+    for (const [workerUrl, destination] of cases) {
+      await createClient({ workerUrl, baseUrl, token: "tok", retry: false }).enqueue(queued, { n: 1 });
+      expect(last().path).toBe(`/v2/enqueue/fifo/${destination}`);
+    }
   });
 
   test("refuses a relative workerUrl, one with a #fragment, a missing token, and a baseUrl that is not http(s)", () => {

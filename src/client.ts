@@ -39,6 +39,9 @@ export interface ClientOptions<Jobs extends AnyJob = AnyJob> {
   fetch?: typeof fetch;
 }
 
+/** A request for one of `Jobs`, its input tied to its own job (distributed over the union). */
+export type RequestOf<Jobs extends AnyJob> = Jobs extends AnyJob ? JobRequest<Jobs> : never;
+
 /** The answer to one enqueue. */
 export interface EnqueueResult {
   /** The broker's id for the message; stable across its retries. */
@@ -70,7 +73,7 @@ export interface JobClient<Jobs extends AnyJob = AnyJob> {
    * Validates every request, then publishes them all in one batch call. Results are in order. When
    * the broker refuses some messages, throws {@link EnqueueBatchError} with every result.
    */
-  enqueueMany(requests: readonly JobRequest<Jobs>[]): Promise<EnqueueResult[]>;
+  enqueueMany(requests: readonly RequestOf<Jobs>[]): Promise<EnqueueResult[]>;
   /** Creates or replaces (by `id`) a cron schedule for a job. */
   schedule<J extends Jobs>(job: J, options: ScheduleOptions<J>): Promise<{ scheduleId: string }>;
   /** Deletes a schedule by id. */
@@ -100,10 +103,13 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
   if (!isHttpUrl(baseUrl)) {
     throw new TypeError(`createClient: "baseUrl" must be an absolute http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(baseUrl)}`);
   }
-  // The job's name goes at the end of the path, before any query string.
-  const queryAt = workerUrl.indexOf("?");
-  const base = (queryAt < 0 ? workerUrl : workerUrl.slice(0, queryAt)).replace(/\/+$/, "");
-  const query = queryAt < 0 ? "" : workerUrl.slice(queryAt);
+  // The job's name goes at the end of the path, before any query string. The URL is written as the
+  // runtime will show it to the worker (lower-case host, no default port, no empty "?", escapes):
+  // the broker signs this exact string, and the worker compares it with the URL it was called at.
+  const parsed = new URL(workerUrl);
+  const query = parsed.search;
+  parsed.search = "";
+  const base = parsed.href.replace(/\/+$/, "");
   const api: BrokerApi = brokerApi({
     baseUrl,
     token,
@@ -113,19 +119,24 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
 
   async function prepare(job: AnyJob, input: unknown, enqueueOptions: EnqueueOptions | undefined): Promise<Prepared> {
     if (enqueueOptions) checkDeliveryOptions(`enqueue "${job.name}"`, enqueueOptions);
-    const result = await validateInput(job, input);
+    // What is validated is what the worker will receive: the input's JSON, read back. A value JSON
+    // does not carry (undefined, a Date, a Map) fails here rather than at the worker, for good.
+    const body = toJson(job.name, input);
+    const result = await validateInput(job, JSON.parse(body));
     if (!result.success) throw new JobInputError(job.name, result.issues);
-    return { job, input, options: { ...job.defaults, ...enqueueOptions }, key: job.idempotencyKey?.(result.value) };
+    return { job, body, options: { ...job.defaults, ...enqueueOptions }, key: job.idempotencyKey?.(result.value) };
   }
 
-  function toMessage({ job, input, options, key }: Prepared, forSchedule = false): OutgoingMessage {
+  function toMessage({ job, body, options, key }: Prepared, forSchedule = false): OutgoingMessage {
     const headers: Record<string, string> = { ...options.headers };
     if (key !== undefined) headers[IDEMPOTENCY_HEADER] = key;
     headers[MAX_ATTEMPTS_HEADER] = String(1 + (options.retries ?? 3));
-    const deduplicationId = options.deduplicationId ?? key;
+    // Scoped by the job's name, as the worker's key is: on QStash deduplication ids are not scoped
+    // by destination, so two jobs whose keys happen to agree would otherwise drop each other.
+    const deduplicationId = options.deduplicationId ?? (key === undefined ? undefined : `${job.name}:${key}`);
     return {
       destination: `${base}/${job.name}${query}`,
-      body: JSON.stringify(input),
+      body,
       headers: publishHeaders({ ...options, headers, ...(deduplicationId !== undefined ? { deduplicationId } : {}) }, forSchedule),
       queue: options.queue,
     };
@@ -170,10 +181,25 @@ function isHttpUrl(url: string | undefined): url is string {
   return !!url && /^https?:\/\/./.test(url) && URL.canParse(url);
 }
 
+/** The input as the message's body; a {@link JobInputError} when JSON cannot carry it. */
+function toJson(job: string, input: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(input);
+  } catch (error) {
+    throw new JobInputError(job, [{ message: `the input is not JSON-serializable: ${(error as Error).message}` }]);
+  }
+  if (json === undefined) {
+    throw new JobInputError(job, [{ message: `the input is ${typeof input}, which JSON cannot carry: inputs are JSON (use null or an object)` }]);
+  }
+  return json;
+}
+
 /** A validated enqueue: the job's defaults merged with the call's options, and its idempotency key. */
 interface Prepared {
   job: AnyJob;
-  input: unknown;
+  /** The input's JSON, as validated. */
+  body: string;
   options: EnqueueOptions;
   key: string | undefined;
 }

@@ -1,5 +1,6 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { EnqueueResult } from "./client.ts";
+import { parseDuration } from "./duration.ts";
 
 /** Options every jobwire error accepts, as `Error` does. */
 export interface JobwireErrorOptions {
@@ -47,12 +48,14 @@ export class RetryLaterError extends JobwireError {
 }
 
 function parseAfter(value: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
-  if (!match) throw new TypeError(`RetryLaterError: "after" must be seconds or a duration like "30s", "5m"; got "${value}"`);
-  const n = Number(match[1]);
-  const unit = match[2] ?? "s";
-  const factor = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[unit] ?? 1;
-  return Math.ceil(n * factor);
+  const text = value.trim();
+  const ms = /^(\d+)ms$/.exec(text);
+  if (ms) return Math.ceil(Number(ms[1]) / 1000);
+  try {
+    return parseDuration(text);
+  } catch {
+    throw new TypeError(`RetryLaterError: "after" must be seconds or a duration like "500ms", "30s", "5m" or "1m30s"; got "${value}"`);
+  }
 }
 
 /** One issue of a failed validation, with the path to the offending value. */

@@ -260,6 +260,13 @@ describe("createWorker: outcomes", () => {
     expect(await json(res)).toMatchObject({ error: "RetryLaterError", retryAfter: 120 });
   });
 
+  test("RetryLaterError takes seconds and every duration form, combined ones too", () => {
+    const after = (value: number | string) => new RetryLaterError("later", { after: value }).after;
+    expect([after(5), after(2.2), after("45"), after("1500ms"), after("30s"), after("1m30s"), after("1d2h")]).toEqual([5, 3, 45, 2, 30, 90, 93_600]);
+    expect(() => after("soon")).toThrow(/"after" must be seconds or a duration like .*got "soon"/);
+    expect(() => after("-5s")).toThrow(TypeError);
+  });
+
   test("any other throw: 500 with name and message, no stack", async () => {
     const w = setup();
     w.behave(() => {
@@ -327,6 +334,17 @@ describe("createWorker: idempotency", () => {
     expect(await json(res)).toEqual({ duplicate: true, result: { ok: true } });
     expect(w.runs).toHaveLength(1);
     expect(w.runs[0]!.ctx.idempotencyKey).toBe("keyed:order:A");
+  });
+
+  test("a schedule's firings are separate runs even with an idempotency key: each is keyed by its message", async () => {
+    const w = setup();
+    const fire = async (messageId: string, retried = 0) =>
+      w.send(await delivery(`${base}/keyed`, { body: '{"orderId":"S"}', messageId, retried, headers: { "Upstash-Schedule-Id": "scd_daily" } }));
+    expect((await fire("msg_tick1")).status).toBe(200);
+    expect((await fire("msg_tick2")).status).toBe(200);
+    // A retry of one firing is still the same run.
+    expect(await json(await fire("msg_tick2", 1))).toEqual({ duplicate: true, result: { ok: true } });
+    expect(w.runs.map((r) => r.ctx.idempotencyKey)).toEqual(["keyed:msg:msg_tick1", "keyed:msg:msg_tick2"]);
   });
 
   test("a concurrent duplicate is acknowledged without running while the first runs", async () => {

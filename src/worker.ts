@@ -217,7 +217,10 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
 
     let key: string;
     try {
-      key = job.idempotencyKey ? `${name}:${job.idempotencyKey(input)}` : `${name}:msg:${messageId}`;
+      // A schedule sends the same input at every firing, and each firing is a run of its own: keyed
+      // by its message (so by its retries too), never folded into the first by `idempotencyKey`.
+      const keyed = job.idempotencyKey && !c.req.header("upstash-schedule-id");
+      key = keyed ? `${name}:${job.idempotencyKey!(input)}` : `${name}:msg:${messageId}`;
     } catch (error) {
       return reply({ error: `job "${name}": idempotencyKey threw: ${(error as Error).message}` }, 489, NON_RETRYABLE);
     }

@@ -45,6 +45,10 @@ describe("types", () => {
       void jobs.enqueue(other, { id: "a" });
       // @ts-expect-error a batch request with a wrong payload
       void jobs.enqueueMany([welcome.with({ userId: "1", when: "x" })]);
+      const both = createClient({ workerUrl: "http://127.0.0.1:1/jobs", token: "t", jobs: [welcome, other] });
+      void both.enqueueMany([welcome.with({ userId: 1, when: "x" }), other.with({ id: "a" })]);
+      // @ts-expect-error a batch request pairing one job with another job's input
+      void both.enqueueMany([{ job: welcome, input: { id: "a" }, options: undefined }]);
       // @ts-expect-error an unknown job option
       defineJob({ name: "x", input: v.object({}), retrys: 3 });
       // @ts-expect-error idempotencyKey gets the typed input

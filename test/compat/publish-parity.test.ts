@@ -70,7 +70,8 @@ function sdkRequest(job: AnyJob, input: unknown, options: EnqueueOptions = {}) {
   if (merged.notBefore !== undefined) {
     request.notBefore = merged.notBefore instanceof Date ? Math.floor(merged.notBefore.getTime() / 1000) : merged.notBefore;
   }
-  const deduplicationId = merged.deduplicationId ?? key;
+  // The job's key, scoped by its name as the worker's is.
+  const deduplicationId = merged.deduplicationId ?? (key === undefined ? undefined : `${job.name}:${key}`);
   if (deduplicationId !== undefined) request.deduplicationId = deduplicationId;
   if (merged.callback !== undefined) request.callback = merged.callback;
   if (merged.failureCallback !== undefined) request.failureCallback = merged.failureCallback;
