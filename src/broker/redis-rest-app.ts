@@ -4,7 +4,7 @@
 import { ErrorReply } from "@redis/client";
 import { type Context, Hono } from "hono";
 import { BodyTooLargeError, readBody } from "../body.ts";
-import { MalformedRequestError, parseBatch, parseCommand, parseJson, refusal } from "./redis-rest-command.ts";
+import { isSelectZero, MalformedRequestError, parseBatch, parseCommand, parseJson, refusal } from "./redis-rest-command.ts";
 import { type RedisRunner, RedisUnavailableError } from "./redis-rest-connection.ts";
 import { encodeReply, type JsonReply } from "./redis-rest-reply.ts";
 
@@ -45,6 +45,7 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
     const command = parseCommand(parseJson(await text(c)));
     const refused = refusal(command);
     if (refused) return c.json({ error: refused }, 400);
+    if (isSelectZero(command)) return c.json({ result: "OK" });
     try {
       return c.json({ result: encodeReply(await redis.command(command), base64(c)) });
     } catch (error) {
@@ -56,12 +57,18 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
   app.post("/pipeline", async (c) => {
     const commands = parseBatch(parseJson(await text(c)));
     const refusals = commands.map(refusal);
-    // A refused command gets its error in place; the others still run, as in any pipeline.
-    const allowed = commands.filter((_, i) => refusals[i] === undefined);
+    // A refused command gets its error in place; the others still run, as in any pipeline. A
+    // `SELECT 0` is answered in place too, without reaching Redis.
+    const sent = (i: number) => refusals[i] === undefined && !isSelectZero(commands[i]!);
+    const allowed = commands.filter((_, i) => sent(i));
     const replies = allowed.length > 0 ? await redis.pipeline(allowed) : [];
     const encode = base64(c);
     let next = 0;
-    return c.json(refusals.map((refused) => (refused !== undefined ? { error: refused } : entry(replies[next++], encode))));
+    return c.json(
+      refusals.map((refused, i) =>
+        refused !== undefined ? { error: refused } : sent(i) ? entry(replies[next++], encode) : { result: "OK" },
+      ),
+    );
   });
 
   app.post("/multi-exec", async (c) => {
@@ -70,9 +77,11 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
     // Refused like a command Redis rejects at queue time: the whole transaction is discarded.
     if (refused) return c.json({ error: `EXECABORT Transaction discarded because of previous errors. ${refused}` }, 400);
     try {
-      const replies = await redis.transaction(commands);
+      const sent = commands.filter((command) => !isSelectZero(command));
+      const replies = sent.length > 0 ? await redis.transaction(sent) : [];
       const encode = base64(c);
-      return c.json(replies.map((reply) => entry(reply, encode)));
+      let next = 0;
+      return c.json(commands.map((command) => (isSelectZero(command) ? { result: "OK" } : entry(replies[next++], encode))));
     } catch (error) {
       if (error instanceof ErrorReply) return c.json({ error: error.message }, 400);
       throw error;

@@ -39,6 +39,15 @@ export function refusal(command: RedisCommand): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether the command is `SELECT 0`: the REST API serves one database, its "0", which is whatever
+ * database the endpoint's Redis URL names. Answered `OK` here, never sent: on a shared connection it
+ * would switch every later command to Redis's own database 0 until the next reconnect.
+ */
+export function isSelectZero(command: RedisCommand): boolean {
+  return command[0].toLowerCase() === "select" && command[1] === "0";
+}
+
 /** Maps one JSON argument to its Redis string: numbers as `String(n)`, booleans as words, null as "". */
 function argument(value: unknown, position: number): string {
   switch (typeof value) {

@@ -45,6 +45,23 @@ test("a body over maxBodyBytes is a JSON 413, declared or streamed, and nothing 
   }
 });
 
+test("SELECT 0 is the served database, whichever the URL names: it never switches a connection", async () => {
+  const onDb3 = await startRedisRest({ redisUrl: `${server.url}/3`, port: 0, log: false });
+  try {
+    const call = async (path: string, body: unknown) =>
+      (await fetch(onDb3.url + path, { method: "POST", headers: { authorization: `Bearer ${onDb3.token}` }, body: JSON.stringify(body) })).json();
+    expect(await call("/", ["set", "o:db3", "here"])).toEqual({ result: "OK" });
+    expect(await call("/", ["select", "0"])).toEqual({ result: "OK" });
+    expect(await call("/pipeline", [["select", "0"], ["get", "o:db3"]])).toEqual([{ result: "OK" }, { result: "here" }]);
+    expect(await call("/multi-exec", [["select", "0"], ["get", "o:db3"]])).toEqual([{ result: "OK" }, { result: "here" }]);
+    expect(await call("/", ["get", "o:db3"])).toEqual({ result: "here" });
+    // Redis's own database 0 never saw it.
+    expect(await post("/", ["exists", "o:db3"]).then((r) => r.json())).toEqual({ result: 0 });
+  } finally {
+    await onDb3.close();
+  }
+});
+
 test("startRedisRest serves on loopback with the documented dev token by default", async () => {
   expect(rest.url).toBe(`http://127.0.0.1:${rest.port}`);
   expect(rest.token).toBe(REDIS_REST_DEV_TOKEN);
