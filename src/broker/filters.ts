@@ -103,8 +103,9 @@ export function filterSql(filter: Filter, columns: Columns): { where: string; pa
   anyOf(columns.state, filter.state);
   anyOf(columns.responseStatus, filter.responseStatus);
   if (columns.label && filter.label?.length) {
-    parts.push(`(${filter.label.map(() => `${columns.label} LIKE ?`).join(" OR ")})`);
-    params.push(...filter.label.map((l) => `%,${l},%`));
+    // instr, not LIKE: a label is matched exactly, its case and any `%` or `_` in it included.
+    parts.push(`(${filter.label.map(() => `instr(${columns.label}, ?) > 0`).join(" OR ")})`);
+    params.push(...filter.label.map((l) => `,${l},`));
   }
   if (columns.fromDate && filter.fromDate !== undefined) {
     parts.push(`${columns.fromDate} >= ?`);

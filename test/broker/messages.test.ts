@@ -105,6 +105,20 @@ describe("events", () => {
     await broker.api(`/v2/messages/${id}`, { method: "DELETE" });
   });
 
+  test("a label filter matches the label exactly: no wildcards, no case folding", async () => {
+    const ids: Record<string, string> = {};
+    for (const label of ["lbl_x", "lblAx", "LBL_X", "lbl%"]) ids[label] = await publish(`/label/${label}`, { "upstash-label": label, "upstash-delay": "1h" });
+    const labelled = async (label: string) =>
+      ((await (await broker.api(`/v2/events?label=${encodeURIComponent(label)}&state=CREATED`)).json()) as { events: { messageId: string }[] }).events.map((e) => e.messageId);
+    expect(await labelled("lbl_x")).toEqual([ids.lbl_x]);
+    expect(await labelled("lbl%")).toEqual([ids["lbl%"]]);
+    expect(await labelled("%")).toEqual([]);
+    const cancel = await broker.api("/v2/messages?label=lbl_x", { method: "DELETE" });
+    expect(await cancel.json()).toEqual({ cancelled: 1 });
+    for (const label of ["lblAx", "LBL_X", "lbl%"]) expect((await broker.api(`/v2/messages/${ids[label]}`)).status).toBe(200);
+    for (const label of ["lblAx", "LBL_X", "lbl%"]) await broker.api(`/v2/messages/${ids[label]}`, { method: "DELETE" });
+  });
+
   test("Upstash-Caller-Ip: the publisher's address is delivered, shown and filterable (publish, enqueue, batch)", async () => {
     const id = await publish("/caller", { "upstash-delay": "1s" });
     const message = (await (await broker.api(`/v2/messages/${id}`)).json()) as { callerIp?: string };

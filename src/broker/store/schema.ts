@@ -89,7 +89,7 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 `;
 
-/** Labels are stored as `,a,b,` so a label filter is one LIKE per label. */
+/** Labels are stored as `,a,b,` so a label filter is one substring test (`instr`) per label. */
 export function labelsColumn(labels: string[] | undefined): string | null {
   return labels && labels.length > 0 ? `,${labels.join(",")},` : null;
 }
