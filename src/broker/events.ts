@@ -12,6 +12,7 @@ export function makeEvent(message: StoredMessage, state: EventState, extra?: Par
   if (message.topicName) event.topicName = message.topicName;
   if (message.endpointName) event.endpointName = message.endpointName;
   if (message.flowControlKey) event.flowControlKey = message.flowControlKey;
+  if (message.callerIp) event.callerIp = message.callerIp;
   return extra ? Object.assign(event, extra) : event;
 }
 

@@ -12,6 +12,7 @@ export interface Filter {
   label?: string[];
   flowControlKey?: string[];
   callerIp?: string[];
+  endpointName?: string[];
   host?: string[];
   path?: string[];
   state?: string[];
@@ -24,7 +25,7 @@ export interface Filter {
 
 type Field = keyof Filter;
 const LIST_FIELDS = [
-  "messageId", "url", "topicName", "queueName", "scheduleId", "label", "flowControlKey", "callerIp", "host", "path", "state",
+  "messageId", "url", "topicName", "queueName", "scheduleId", "label", "flowControlKey", "callerIp", "endpointName", "host", "path", "state",
 ] as const;
 
 /** Which keys each endpoint accepts, beyond its id list key and the token. */
@@ -100,6 +101,7 @@ export function filterSql(filter: Filter, columns: Columns): { where: string; pa
   anyOf(columns.scheduleId, filter.scheduleId);
   anyOf(columns.flowControlKey, filter.flowControlKey);
   anyOf(columns.callerIp, filter.callerIp);
+  anyOf(columns.endpointName, filter.endpointName);
   anyOf(columns.state, filter.state);
   anyOf(columns.responseStatus, filter.responseStatus);
   if (columns.label && filter.label?.length) {

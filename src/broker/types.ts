@@ -79,6 +79,8 @@ export interface BrokerEvent {
   topicName?: string;
   endpointName?: string;
   flowControlKey?: string;
+  /** The publisher's address, as the message has it (a filter of the event log). */
+  callerIp?: string;
   /** Attempts made so far (0 before the first retry), on ACTIVE/ERROR. */
   retried?: number;
 }

@@ -110,8 +110,8 @@ describe("events", () => {
     for (const label of ["lbl_x", "lblAx", "LBL_X", "lbl%"]) ids[label] = await publish(`/label/${label}`, { "upstash-label": label, "upstash-delay": "1h" });
     const labelled = async (label: string) =>
       ((await (await broker.api(`/v2/events?label=${encodeURIComponent(label)}&state=CREATED`)).json()) as { events: { messageId: string }[] }).events.map((e) => e.messageId);
-    expect(await labelled("lbl_x")).toEqual([ids.lbl_x]);
-    expect(await labelled("lbl%")).toEqual([ids["lbl%"]]);
+    expect(await labelled("lbl_x")).toEqual([ids.lbl_x!]);
+    expect(await labelled("lbl%")).toEqual([ids["lbl%"]!]);
     expect(await labelled("%")).toEqual([]);
     const cancel = await broker.api("/v2/messages?label=lbl_x", { method: "DELETE" });
     expect(await cancel.json()).toEqual({ cancelled: 1 });
@@ -142,6 +142,13 @@ describe("events", () => {
     expect(await cancel(`callerIp=10.9.9.9&url=${encodeURIComponent(`${dest.url}/caller-filtered`)}`)).toBe(0);
     expect(await cancel(`callerIp=127.0.0.1&url=${encodeURIComponent(`${dest.url}/caller-filtered`)}`)).toBe(1);
     expect((await broker.api(`/v2/messages/${other}`)).status).toBe(404);
+    // So does the event log: an accepted filter always filters.
+    const logged = async (query: string) =>
+      ((await (await broker.api(`/v2/logs?${query}&messageId=${other}`)).json()) as { logs: { messageId: string; callerIp?: string }[] }).logs;
+    expect(await logged("callerIp=10.9.9.9")).toEqual([]);
+    const mine = await logged("callerIp=127.0.0.1");
+    expect(mine.length).toBeGreaterThanOrEqual(2); // CREATED, CANCEL_REQUESTED, CANCELED
+    expect(mine.every((e) => e.callerIp === "127.0.0.1")).toBe(true);
   });
 
   test("redacted fields are hidden in the API and delivered unchanged", async () => {

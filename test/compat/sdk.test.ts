@@ -243,6 +243,13 @@ describe("URL groups", () => {
     const one = await deliveredTo("/group/1");
     expect(one.headers.get("upstash-topic-name")).toBe("group");
     await deliveredTo("/group/2");
+    // The event log filters by endpoint name.
+    const named = async (name: string) =>
+      ((await (await broker.api(`/v2/events?topicName=group&endpointName=${name}`)).json()) as { events: { url: string }[] }).events;
+    const ofOne = await named("one");
+    expect(ofOne.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(ofOne.map((e) => e.url))).toEqual(new Set([`${dest.url}/group/1`]));
+    expect(await named("zzz")).toEqual([]);
 
     await client.urlGroups.removeEndpoints({ name: "group", endpoints: [{ name: "one" }] });
     expect((await client.urlGroups.get("group")).endpoints).toEqual([{ url: `${dest.url}/group/2` }]);

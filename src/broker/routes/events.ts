@@ -5,6 +5,8 @@ import { filterSql, matchesHostPath, parseFilter } from "../filters.ts";
 const EVENT_COLUMNS = {
   ids: "message_id", messageId: "message_id", state: "state", url: "url", topicName: "topic", queueName: "queue",
   scheduleId: "schedule_id", label: "labels", flowControlKey: "flow_key", fromDate: "time", toDate: "time",
+  // Kept in the row's JSON rather than a column of their own (events written before have neither).
+  callerIp: "json_extract(data, '$.callerIp')", endpointName: "json_extract(data, '$.endpointName')",
 };
 const DEFAULT_COUNT = 100;
 const MAX_COUNT = 1000;
