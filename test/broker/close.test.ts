@@ -54,3 +54,32 @@ test("close() starts no new attempt; what was waiting is delivered by the next b
     dest.close();
   }
 });
+
+test("after a restart, a paused queue still holds the retry of the message that kept its slot", async () => {
+  const db = join(dir, "paused.sqlite");
+  const dest = startDestination();
+  dest.respond((request) => (request.headers.get("upstash-retried") === "0" ? new Response("no", { status: 500 }) : new Response("ok")));
+  try {
+    const broker = await createBroker({ port: 0, db, log: false });
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${broker.url}${path}`, { ...init, headers: { authorization: `Bearer ${broker.token}`, ...(init.headers as Record<string, string>) } });
+    expect((await api(`/v2/enqueue/paused-on-restart/${dest.url}/job`, { method: "POST", body: "x", headers: { "upstash-retry-delay": "300" } })).status).toBe(201);
+    await waitUntil(() => dest.received.length === 1, 5000, "the first, failing attempt");
+    expect((await api("/v2/queues/paused-on-restart/pause", { method: "POST" })).status).toBe(200);
+    await broker.close();
+
+    const next = await createBroker({ port: 0, db, log: false });
+    try {
+      await Bun.sleep(800);
+      expect(dest.received).toHaveLength(1);
+      const resumed = await fetch(`${next.url}/v2/queues/paused-on-restart/resume`, { method: "POST", headers: { authorization: `Bearer ${next.token}` } });
+      expect(resumed.status).toBe(200);
+      await waitUntil(() => dest.received.length === 2, 3000, "the retry after the resume");
+      expect(dest.received[1]!.headers.get("upstash-retried")).toBe("1");
+    } finally {
+      await next.close();
+    }
+  } finally {
+    dest.close();
+  }
+});

@@ -49,6 +49,19 @@ test("a retrying message keeps its slot: the next one waits until it is delivere
   expect(order("retrying")).toEqual([0, 0, 1]);
 });
 
+test("a paused queue holds the retry of a message that keeps its slot, until it is resumed", async () => {
+  await broker.api("/v2/queues", { method: "POST", body: JSON.stringify({ queueName: "paused-retry", parallelism: 1, paused: false }) });
+  const first = await enqueue("paused-retry", 0, { "upstash-forward-x-fail-once": "yes", "upstash-retry-delay": "300" });
+  await enqueue("paused-retry", 1);
+  await broker.waitForEvent((e) => e.messageId === first && e.state === "RETRY", 3000);
+  expect((await broker.api("/v2/queues/paused-retry/pause", { method: "POST" })).status).toBe(200);
+  await Bun.sleep(800); // the retry fell due 300 ms after the failure
+  expect(order("paused-retry")).toEqual([0]);
+  expect((await broker.api("/v2/queues/paused-retry/resume", { method: "POST" })).status).toBe(200);
+  await waitUntil(() => order("paused-retry").length === 3, 3000, "the retry, then the next message");
+  expect(order("paused-retry")).toEqual([0, 0, 1]);
+});
+
 test("parallelism 3 runs up to three at once", async () => {
   await broker.api("/v2/queues", { method: "POST", body: JSON.stringify({ queueName: "wide", parallelism: 3, paused: false }) });
   for (let i = 0; i < 9; i++) await enqueue("wide", i);

@@ -337,15 +337,24 @@ export class Engine {
 
   #route(entry: Entry): void {
     if (entry.canceled) return this.#release(entry);
-    if (entry.queue && !entry.holdsQueue) {
+    if (entry.queue) {
       const queue = this.#queue(entry.queue);
-      queue.fifo.push(entry);
-      return this.#pumpQueue(queue);
+      if (!entry.holdsQueue) {
+        queue.fifo.push(entry);
+        return this.#pumpQueue(queue);
+      }
+      // A retry keeps its slot, but a paused queue delivers nothing: it waits for the resume.
+      if (queue.record.paused) return queue.held.push(entry);
     }
     this.#toFlow(entry);
   }
 
   #pumpQueue(queue: QueueState<Entry>): void {
+    while (!queue.record.paused && queue.held.length > 0) {
+      const entry = queue.held.shift()!;
+      if (entry.canceled) this.#release(entry);
+      else this.#toFlow(entry);
+    }
     while (queue.open && queue.fifo.length > 0) {
       const entry = queue.fifo.shift()!;
       if (entry.canceled) continue;

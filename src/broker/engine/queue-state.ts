@@ -10,6 +10,8 @@ export class QueueState<T> {
   /** Declared through the API or an enqueue (and stored); false for a deleted queue's leftovers. */
   declared: boolean;
   readonly fifo: Fifo<T> = new Fifo<T>();
+  /** Messages that hold a slot (retrying) and fell due while the queue was paused: first on resume. */
+  readonly held: Fifo<T> = new Fifo<T>();
   /** Messages holding a slot. */
   active = 0;
   /** Messages of this queue not yet delivered, failed or canceled (the `lag`). */
