@@ -83,3 +83,24 @@ test("after a restart, a paused queue still holds the retry of the message that 
     dest.close();
   }
 });
+
+test("after a restart, a flow-control key has its newest message's settings, as before it", async () => {
+  const db = join(dir, "flow.sqlite");
+  const broker = await createBroker({ port: 0, db, log: false });
+  const publish = (headers: Record<string, string>) =>
+    fetch(`${broker.url}/v2/publish/http://127.0.0.1:9/never`, { method: "POST", body: "x", headers: { authorization: `Bearer ${broker.token}`, ...headers } });
+  // The older message is due first: the order of recovery (by due time) is not the order of publishing.
+  expect((await publish({ "upstash-delay": "30m", "upstash-flow-control-key": "restart-key", "upstash-flow-control-value": "parallelism=1" })).status).toBe(201);
+  expect((await publish({ "upstash-delay": "1h", "upstash-flow-control-key": "restart-key", "upstash-flow-control-value": "parallelism=5,rate=10,period=1m" })).status).toBe(201);
+  const info = async (b: typeof broker) =>
+    (await (await fetch(`${b.url}/v2/flowControl/restart-key`, { headers: { authorization: `Bearer ${b.token}` } })).json()) as Record<string, unknown>;
+  const before = await info(broker);
+  expect(before).toMatchObject({ parallelismMax: 5, rateMax: 10, ratePeriod: 60 });
+  await broker.close();
+  const next = await createBroker({ port: 0, db, log: false });
+  try {
+    expect(await info(next)).toMatchObject({ parallelismMax: 5, rateMax: 10, ratePeriod: 60 });
+  } finally {
+    await next.close();
+  }
+});

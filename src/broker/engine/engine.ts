@@ -103,20 +103,15 @@ export class Engine {
     }
     this.#seq = store.maxSeq();
     const entries: Entry[] = [];
-    const configured = new Set<string>();
+    // Each key's newest message (highest seq): its settings are the key's, as at run time.
+    const newest = new Map<string, number>();
     for (const row of store.pending()) {
       const entry = newEntry(row.seq, row.id, row.due, row.retried, row.queue ?? undefined, row.flow_key ?? undefined);
       entries.push(entry);
       this.live.set(entry.id, entry);
       if (entry.flowKey) {
-        const flow = this.#flow(entry.flowKey);
-        flow.pending++;
-        // A key's settings live in its messages' data: read one message per key.
-        if (!configured.has(entry.flowKey)) {
-          configured.add(entry.flowKey);
-          const message = store.messageBySeq(entry.seq)?.message;
-          if (message && !flow.pinned) flow.configure(message);
-        }
+        this.#flow(entry.flowKey).pending++;
+        if (entry.seq > (newest.get(entry.flowKey) ?? -1)) newest.set(entry.flowKey, entry.seq);
       }
       if (entry.queue) {
         const queue = this.#queue(entry.queue);
@@ -127,6 +122,12 @@ export class Engine {
           queue.active++;
         }
       }
+    }
+    // A key's settings live in its messages' data: read the newest message of each key.
+    for (const [key, seq] of newest) {
+      const flow = this.#flow(key);
+      const message = store.messageBySeq(seq)?.message;
+      if (message && !flow.pinned) flow.configure(message);
     }
     for (const entry of entries) this.#schedule(entry);
   }
