@@ -148,6 +148,31 @@ describe("DLQ", () => {
     }
   });
 
+  test("a retry loop over a filter ends, even when the retried messages fail back into the DLQ", async () => {
+    dest.respond(() => new Response("still failing", { status: 500 }));
+    try {
+      const url = `${dest.url}/fails-again`;
+      for (let i = 0; i < 3; i++) {
+        const { messageId } = await client.publishJSON({ url, body: { i }, retries: 0 });
+        await broker.waitForEvent((e) => e.messageId === messageId && e.state === "FAILED");
+      }
+      let cursor: string | undefined;
+      let calls = 0;
+      let retried = 0;
+      do {
+        const result = await client.dlq.retry({ filter: { url }, count: 1, cursor });
+        retried += result.responses.length;
+        for (const { messageId } of result.responses) await broker.waitForEvent((e) => e.messageId === messageId && e.state === "FAILED");
+        cursor = result.cursor;
+      } while (cursor && ++calls < 10);
+      expect({ calls, retried, cursor }).toEqual({ calls: 2, retried: 3, cursor: undefined });
+      // Each failed again: three entries, all new.
+      expect((await client.dlq.listMessages({ filter: { url } })).messages).toHaveLength(3);
+    } finally {
+      dest.respond(() => new Response("ok"));
+    }
+  });
+
   test("listMessages pages with a cursor", async () => {
     dest.respond(() => new Response("no", { status: 400 }));
     try {

@@ -15,15 +15,33 @@ const DLQ_COLUMNS = {
 const DEFAULT_COUNT = 100;
 const MAX_COUNT = 1000;
 
-/** One page of DLQ entries; `cursor` is set when more follow. */
-function page(core: BrokerCore, filter: Filter): { rows: DlqRow[]; cursor?: string } {
+/** One page of DLQ entries, up to the entry `upto` when given; `cursor` is set when more follow. */
+function page(core: BrokerCore, filter: Filter, upto?: number): { rows: DlqRow[]; cursor?: string } {
   core.writer.flush();
   const count = Math.min(filter.count ?? DEFAULT_COUNT, MAX_COUNT);
-  const { where, params } = filterSql(filter, DLQ_COLUMNS);
+  const sql = filterSql(filter, DLQ_COLUMNS);
+  const where = upto === undefined ? sql.where : `${sql.where} AND seq <= ?`;
+  const params = upto === undefined ? sql.params : [...sql.params, upto];
   const rows = core.store.findDlq(where, params, filter.cursor ?? 0, count + 1);
   if (rows.length <= count) return { rows };
   rows.length = count;
-  return { rows, cursor: String(rows[count - 1]!.seq) };
+  const last = String(rows[count - 1]!.seq);
+  return { rows, cursor: upto === undefined ? last : `${last}-${upto}` };
+}
+
+/**
+ * The filter of a retry call, and the DLQ entry its paging stops at. A retried message that fails
+ * again comes back as a new entry: paging over those too, a retry-all loop would never end. So the
+ * first call bounds it at the newest entry then, and its cursor (`<after>-<upto>`) carries the bound.
+ */
+function retryFilter(core: BrokerCore, params: URLSearchParams, given: string[] | undefined): { filter: Filter; upto: number } {
+  const cursor = params.get("cursor");
+  const bounded = cursor ? /^(\d+)-(\d+)$/.exec(cursor) : null;
+  if (bounded) params.delete("cursor");
+  const filter = parseFilter(params, "dlq", "dlqIds", given);
+  if (!bounded) return { filter, upto: core.store.maxDlqSeq() };
+  filter.cursor = Number(bounded[1]);
+  return { filter, upto: Number(bounded[2]) };
 }
 
 /** `GET /v2/dlq`, `DELETE /v2/dlq[/{dlqId}]`, `POST /v2/dlq/retry`. */
@@ -58,8 +76,10 @@ export function dlqRoutes(app: Hono, core: BrokerCore): void {
   });
 
   app.post("/v2/dlq/retry", async (c) => {
-    const filter = parseFilter(new URL(c.req.url).searchParams, "dlq", "dlqIds", await bodyIds(c, "dlqIds", core.maxBodyBytes));
-    const { rows, cursor } = page(core, filter);
+    const given = await bodyIds(c, "dlqIds", core.maxBodyBytes);
+    core.writer.flush();
+    const { filter, upto } = retryFilter(core, new URL(c.req.url).searchParams, given);
+    const { rows, cursor } = page(core, filter, upto);
     const now = Date.now();
     const items = rows.map((row) => ({
       message: { ...row.message, messageId: ids.message(), notBefore: now, createdAt: now },

@@ -152,6 +152,7 @@ export class Store {
       messageById: p("SELECT seq, due, retried, data, body FROM messages WHERE id = ?"),
       messageBySeq: p("SELECT seq, due, retried, data, body FROM messages WHERE seq = ?"),
       maxSeq: p("SELECT max(seq) AS m FROM messages"),
+      maxDlqSeq: p("SELECT max(seq) AS m FROM dlq"),
       pending: p("SELECT seq, id, due, retried, queue, flow_key FROM messages ORDER BY due, seq"),
       insertDlq: p(
         "INSERT INTO dlq (dlq_id, message_id, url, queue, topic, schedule_id, labels, flow_key, caller_ip, response_status, created_at, data, body, response, response_body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -234,6 +235,11 @@ export class Store {
 
   maxSeq(): number {
     return Number(this.#s.maxSeq!.get<{ m: number | null }>()?.m ?? 0);
+  }
+
+  /** The newest DLQ entry's seq (0 when empty): a snapshot bound for paging. */
+  maxDlqSeq(): number {
+    return Number(this.#s.maxDlqSeq!.get<{ m: number | null }>()?.m ?? 0);
   }
 
   pending(): PendingRow[] {
