@@ -11,7 +11,7 @@ import { ids } from "./ids.ts";
 import { Publisher } from "./publisher.ts";
 import type { RedisRest } from "./redis-rest.ts";
 import { Schedules } from "./schedules.ts";
-import { serve } from "./server.ts";
+import { serve, type ServeEnv } from "./server.ts";
 import { openDatabase, type SqlDriver } from "./store/driver.ts";
 import { Store } from "./store/store.ts";
 import { GroupWriter } from "./store/writer.ts";
@@ -196,14 +196,20 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   };
   const app = createBrokerApp(core, { maxConcurrency });
 
-  engine.recover();
-  schedules.load();
+  // The ports are bound before anything is resumed: a broker that cannot start (its port taken,
+  // often by another broker on the same file) must not deliver that file's messages first. A
+  // request that arrives before the resume waits for it.
+  let opened: () => void = () => {};
+  let open = false;
+  const opening = new Promise<void>((resolve) => (opened = resolve));
+  const fetchWhenOpen = (request: Request, env: ServeEnv) =>
+    open ? app.fetch(request, env) : opening.then(() => app.fetch(request, env));
 
   const host = options.host ?? "127.0.0.1";
   let server;
   let redisRest: RedisRest | undefined;
   try {
-    server = await serve({ fetch: app.fetch, port: options.port ?? 8080, hostname: host, maxBodyBytes: maxBodyBytes * 10 + 1024 * 1024 });
+    server = await serve({ fetch: fetchWhenOpen, port: options.port ?? 8080, hostname: host, maxBodyBytes: maxBodyBytes * 10 + 1024 * 1024 });
     if (options.redis) {
       // Loaded only when asked for: the Redis client is most of the broker's start-up time otherwise.
       const { startRedisRest } = await import("./redis-rest.ts");
@@ -216,7 +222,10 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
         log: log ?? false,
       });
     }
+    engine.recover();
+    schedules.load();
   } catch (error) {
+    await redisRest?.close();
     await server?.close();
     await engine.stop(0);
     schedules.close();
@@ -224,6 +233,8 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
     db.close();
     throw error;
   }
+  open = true;
+  opened();
   const url = localUrl(host, server.port);
 
   let closing: Promise<void> | undefined;

@@ -104,3 +104,24 @@ test("after a restart, a flow-control key has its newest message's settings, as 
     await next.close();
   }
 });
+
+test("a broker that cannot start (its port taken by another on the same file) delivers nothing of that file", async () => {
+  const db = join(dir, "second.sqlite");
+  const dest = startDestination();
+  dest.respond(async () => {
+    await Bun.sleep(1000);
+    return new Response("ok");
+  });
+  const first = await createBroker({ port: 0, db, log: false });
+  try {
+    const published = await fetch(`${first.url}/v2/publish/${dest.url}/slow`, { method: "POST", body: "x", headers: { authorization: `Bearer ${first.token}` } });
+    expect(published.status).toBe(201);
+    await waitUntil(() => dest.received.length === 1, 3000, "the first broker's attempt");
+    await expect(createBroker({ port: first.port, db, log: false })).rejects.toThrow(/already in use/);
+    await Bun.sleep(300);
+    expect(dest.received).toHaveLength(1);
+  } finally {
+    await first.close();
+    dest.close();
+  }
+});
