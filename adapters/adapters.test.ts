@@ -40,6 +40,20 @@ describe("env discovery", () => {
     expect(() => deno.signingKeysFromEnv()).toThrow(/needs the Deno runtime: on Node.js use jobwire\/adapters\/node/);
   });
 
+  test("bun: outside Bun (here Deno), serve and the env readers name the entry point to use instead", async () => {
+    const script = [
+      `import * as bun from ${JSON.stringify(new URL("./bun.ts", import.meta.url).pathname)};`,
+      `for (const call of [() => bun.serve({ fetch: () => new Response("") }, { port: 0 }), () => bun.signingKeysFromEnv()]) {`,
+      `  try { call(); console.log("no error"); } catch (error) { console.log(String(error)); }`,
+      `}`,
+    ].join("\n");
+    const deno = Bun.spawn([new URL("../node_modules/.bin/deno", import.meta.url).pathname, "eval", "--ext=ts", script], { stdout: "pipe", stderr: "pipe" });
+    const lines = (await new Response(deno.stdout).text()).trim().split("\n");
+    expect(await deno.exited, await new Response(deno.stderr).text()).toBe(0);
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line).toMatch(/needs the Bun runtime: on Node.js use jobwire\/adapters\/node, on Deno jobwire\/adapters\/deno/);
+  });
+
   test("bun: reads Bun.env by default", () => {
     const saved = Bun.env.QSTASH_TOKEN;
     Bun.env.QSTASH_TOKEN = "from-bun-env";
@@ -78,6 +92,20 @@ describe("serve helpers", () => {
     try {
       for (const served of [viaBun, viaNode]) {
         expect(served.url).toBe(`http://[::1]:${served.port}`);
+        expect(await (await fetch(`${served.url}/ping`)).text()).toBe("pong");
+      }
+    } finally {
+      await viaBun.close();
+      await viaNode.close();
+    }
+  });
+
+  test("an empty hostname is loopback, as when none is given (not every interface)", async () => {
+    const viaBun = bun.serve(app, { port: 0, hostname: "" });
+    const viaNode = await node.serve(app, { port: 0, hostname: " " });
+    try {
+      for (const served of [viaBun, viaNode]) {
+        expect(served.url).toBe(`http://127.0.0.1:${served.port}`);
         expect(await (await fetch(`${served.url}/ping`)).text()).toBe("pong");
       }
     } finally {

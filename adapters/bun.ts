@@ -10,13 +10,17 @@ import type { Served } from "./served.ts";
 
 export type { Served } from "./served.ts";
 
-function env(): Record<string, string | undefined> {
+function bun(): typeof Bun {
   if (typeof Bun === "undefined") {
     throw new Error(
       "jobwire/adapters/bun needs the Bun runtime: on Node.js use jobwire/adapters/node, on Deno jobwire/adapters/deno, on Cloudflare Workers jobwire/adapters/cloudflare",
     );
   }
-  return Bun.env;
+  return Bun;
+}
+
+function env(): Record<string, string | undefined> {
+  return bun().env;
 }
 
 /** `{ baseUrl, token }` for `createClient`, from `QSTASH_URL` and `QSTASH_TOKEN`. */
@@ -32,8 +36,8 @@ export function signingKeysFromEnv(vars: Record<string, string | undefined> = en
 
 /** Serves a Hono app with `Bun.serve`. `port: 0` picks a free port. */
 export function serve(app: Hono<any>, options: { port?: number; hostname?: string } = {}): Served {
-  const hostname = options.hostname ?? "127.0.0.1";
-  const server = Bun.serve({ fetch: app.fetch, port: options.port ?? 3000, hostname });
+  const hostname = options.hostname?.trim() || "127.0.0.1"; // empty would mean every interface
+  const server = bun().serve({ fetch: app.fetch, port: options.port ?? 3000, hostname });
   const port = server.port ?? 0;
   return { url: localUrl(hostname, port), port, close: () => server.stop(true) };
 }

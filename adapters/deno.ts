@@ -43,7 +43,7 @@ export function signingKeysFromEnv(get: (name: string) => string | undefined = f
 
 /** Serves a Hono app with `Deno.serve`. `port: 0` picks a free port. */
 export function serve(app: Hono<any>, options: { port?: number; hostname?: string } = {}): Promise<Served> {
-  const hostname = options.hostname ?? "127.0.0.1";
+  const hostname = options.hostname?.trim() || "127.0.0.1"; // empty would mean every interface
   return new Promise((resolve) => {
     const server = deno().serve(
       {

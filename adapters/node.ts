@@ -33,7 +33,7 @@ export function signingKeysFromEnv(vars: Record<string, string | undefined> = en
 
 /** Serves a Hono app on Node's `http` module. `port: 0` picks a free port. */
 export function serve(app: Hono<any>, options: { port?: number; hostname?: string } = {}): Promise<Served> {
-  const hostname = options.hostname ?? "127.0.0.1";
+  const hostname = options.hostname?.trim() || "127.0.0.1"; // empty would mean every interface
   return new Promise((resolve, reject) => {
     // overrideGlobalObjects: false, so serving does not replace the global Request/Response.
     const server = honoServe({ fetch: app.fetch, port: options.port ?? 3000, hostname, overrideGlobalObjects: false }, (info) => {

@@ -28,6 +28,13 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+/** `--host`: an address to listen on; an empty one would listen on every interface. */
+function host(value: string | undefined): string {
+  if (value === undefined) return "127.0.0.1";
+  if (value.trim() === "") fail("--host needs an address, such as 127.0.0.1 (0.0.0.0 listens on every interface)");
+  return value.trim();
+}
+
 function port(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value) || Number(value) > 65535) fail(`invalid ${flag} "${value}": expected a port number from 0 to 65535`);
@@ -63,7 +70,7 @@ async function dev(argv: string[]): Promise<void> {
 
   const options: BrokerOptions = {
     port: port(values.port, "--port", 8080),
-    host: values.host ?? "127.0.0.1",
+    host: host(values.host),
     log: (line) => console.log(line),
   };
   if (values.memory) options.memory = true;

@@ -15,6 +15,14 @@ const stamp = () => `+${((Date.now() - started) / 1000).toFixed(2)}s`.padStart(7
 const short = (id: string) => id.slice(-6);
 const finalState = new Map<string, BrokerEvent>();
 
+// A port already taken (with --keep) is one line, not a stack trace.
+const cannotStart =
+  (what: string) =>
+  (error: unknown): never => {
+    console.error(`jobwire demo: cannot start the ${what}: ${(error as Error).message}${keep ? " (--keep uses ports 8080 and 3000)" : ""}`);
+    process.exit(1);
+  };
+
 const broker = await createBroker({
   port: keep ? 8080 : 0,
   memory: true,
@@ -31,7 +39,7 @@ const broker = await createBroker({
     console.log(`${stamp()}    ${what.padEnd(26)} ${event.state.padEnd(9)} ${detail}`);
     if (["DELIVERED", "FAILED", "CANCELED"].includes(event.state)) finalState.set(event.messageId, event);
   },
-});
+}).catch(cannotStart("broker"));
 
 function reason(body: string): string {
   try {
@@ -58,7 +66,13 @@ const worker = createWorker({ signingKeys: broker.signingKeys, store: memoryStor
     if (input.fileUrl.endsWith("broken.csv")) throw new NonRetryableError(`cannot parse ${input.fileUrl}`);
     return { rows: 3 };
   });
-const server = serve(new Hono().route("/jobs", worker.app), { port: keep ? 3000 : 0 });
+let server: ReturnType<typeof serve>;
+try {
+  server = serve(new Hono().route("/jobs", worker.app), { port: keep ? 3000 : 0 });
+} catch (error) {
+  await broker.close();
+  server = cannotStart("worker")(error);
+}
 const workerUrl = `${server.url}/jobs`;
 const jobs = createClient({ workerUrl, baseUrl: broker.url, token: broker.token });
 

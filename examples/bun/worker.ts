@@ -17,7 +17,7 @@ const worker = createWorker({
   .handle(importCsv, importFile);
 
 const app = new Hono().route("/jobs", worker.app);
-const server = serve(app, { port: Number(Bun.env.PORT ?? 3000) });
+const server = serve(app, { port: Number(Bun.env.PORT?.trim() || 3000) });
 console.log(`worker listening on ${server.url}/jobs`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

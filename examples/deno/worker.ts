@@ -7,5 +7,5 @@ import app from "./app.ts";
 // the part used here (at run time it is Deno's own global).
 declare const Deno: { env: { get(name: string): string | undefined } };
 
-const server = await serve(app, { port: Number(Deno.env.get("PORT") ?? 3000) });
+const server = await serve(app, { port: Number(Deno.env.get("PORT")?.trim() || 3000) });
 console.log(`worker listening on ${server.url}/jobs`);

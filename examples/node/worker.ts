@@ -18,7 +18,7 @@ const worker = createWorker({
   .handle(importCsv, importFile);
 
 const app = new Hono().route("/jobs", worker.app);
-const server = await serve(app, { port: Number(process.env.PORT ?? 3000) });
+const server = await serve(app, { port: Number(process.env.PORT?.trim() || 3000) });
 console.log(`worker listening on ${server.url}/jobs`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -205,7 +205,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   const fetchWhenOpen = (request: Request, env: ServeEnv) =>
     open ? app.fetch(request, env) : opening.then(() => app.fetch(request, env));
 
-  const host = options.host ?? "127.0.0.1";
+  const host = options.host?.trim() || "127.0.0.1"; // empty would mean every interface
   let server;
   let redisRest: RedisRest | undefined;
   try {

@@ -211,6 +211,9 @@ async function open(url: string, where: string, role: string, log: (line: string
   } catch (error) {
     client.destroy();
     if (error instanceof RedisUnavailableError) throw error;
+    // The strategy's own error, as the client wraps it (a ReconnectStrategyError).
+    const original = (error as { originalError?: unknown }).originalError;
+    if (original instanceof RedisUnavailableError) throw original;
     throw new RedisUnavailableError(`cannot connect to Redis at ${where}: ${(error as Error).message}`, { cause: error });
   }
   connected = true;

@@ -69,7 +69,7 @@ export interface RedisRest {
  * const redis = new Redis({ url: rest.url, token: rest.token }); // from @upstash/redis
  */
 export async function startRedisRest(options: RedisRestOptions): Promise<RedisRest> {
-  const host = options.host ?? "127.0.0.1";
+  const host = options.host?.trim() || "127.0.0.1"; // empty would mean every interface
   const token = options.token ?? REDIS_REST_DEV_TOKEN;
   const log = options.log === false ? () => {} : (options.log ?? console.log);
   const redis = await connectRedis(options.redisUrl, {

@@ -44,7 +44,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     return await serveNode(options);
   } catch (error) {
     if (isAddrInUse(error)) throw new PortInUseError(options.hostname, options.port, { cause: error });
-    throw error;
+    // Such as an address that is no interface of this machine, or a name that does not resolve.
+    throw new Error(`cannot listen on ${options.hostname}:${options.port}: ${(error as Error).message}`, { cause: error });
   }
 }
 

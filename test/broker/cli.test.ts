@@ -33,6 +33,8 @@ test("bad flags are clear errors with exit code 1", async () => {
     [["dev", "--redis-timeout", "2s"], /--redis-timeout needs --redis <url>/],
     [["dev", "--redis", "redis://127.0.0.1:1", "--redis-timeout", "0s"], /invalid --redis-timeout "0s": it must be at least 1s/],
     [["dev", "--redis", "redis://127.0.0.1:1", "--redis-timeout", "soon"], /invalid --redis-timeout: invalid duration "soon"/],
+    [["dev", "--host", ""], /--host needs an address/],
+    [["dev", "--memory", "--port", "0", "--host", "192.0.2.1"], /could not start: cannot listen on 192\.0\.2\.1:0: /],
     [["deploy"], /unknown command "deploy"/],
   ] as const) {
     const { code, err } = await run([...args]);
