@@ -117,7 +117,9 @@ async function openStore(path: string, memory: boolean): Promise<{ db: SqlDriver
     return { db, store: new Store(db, memory) };
   } catch (error) {
     db?.close();
-    throw new Error(`cannot use the database ${path}: ${(error as Error).message}`, { cause: error });
+    const message = (error as Error).message;
+    const why = /locked|busy/i.test(message) ? `${message} (another process has it open: is another jobwire dev running on it?)` : message;
+    throw new Error(`cannot use the database ${path}: ${why}`, { cause: error });
   }
 }
 
@@ -146,9 +148,11 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
 
   const maxEvents = options.maxEvents ?? 100_000;
   let eventsSincePrune = 0;
+  // Pruned at start too, and as often as the bound asks: runs shorter than the interval add up.
+  const pruneEvery = Math.max(1, Math.min(10_000, maxEvents));
   const emit = (event: BrokerEvent) => {
     writer.event(event);
-    if (++eventsSincePrune >= 10_000) {
+    if (++eventsSincePrune >= pruneEvery) {
       eventsSincePrune = 0;
       writer.write(() => store.pruneEvents(maxEvents));
     }
@@ -222,8 +226,14 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
         log: log ?? false,
       });
     }
-    engine.recover();
-    schedules.load();
+    try {
+      store.pruneEvents(maxEvents);
+      engine.recover();
+      schedules.load();
+    } catch (error) {
+      // Such as a file whose pages are damaged: readable at open, not when its rows are read.
+      throw new Error(`cannot use the database ${path}: ${(error as Error).message}`, { cause: error });
+    }
   } catch (error) {
     await redisRest?.close();
     await server?.close();

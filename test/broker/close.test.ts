@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBroker } from "../../src/broker/index.ts";
@@ -105,23 +105,81 @@ test("after a restart, a flow-control key has its newest message's settings, as 
   }
 });
 
-test("a broker that cannot start (its port taken by another on the same file) delivers nothing of that file", async () => {
-  const db = join(dir, "second.sqlite");
+test("a broker that cannot start (its port taken) delivers nothing of its file first", async () => {
+  const db = join(dir, "cannot-start.sqlite");
   const dest = startDestination();
   dest.respond(async () => {
-    await Bun.sleep(1000);
+    await Bun.sleep(2500); // outlives close()'s grace: the message stays pending in the file
     return new Response("ok");
   });
-  const first = await createBroker({ port: 0, db, log: false });
+  const before = await createBroker({ port: 0, db, log: false });
+  const published = await fetch(`${before.url}/v2/publish/${dest.url}/slow`, { method: "POST", body: "x", headers: { authorization: `Bearer ${before.token}` } });
+  expect(published.status).toBe(201);
+  await waitUntil(() => dest.received.length === 1, 3000, "the attempt");
+  await before.close();
+  const other = await createBroker({ port: 0, memory: true, log: false });
   try {
-    const published = await fetch(`${first.url}/v2/publish/${dest.url}/slow`, { method: "POST", body: "x", headers: { authorization: `Bearer ${first.token}` } });
-    expect(published.status).toBe(201);
-    await waitUntil(() => dest.received.length === 1, 3000, "the first broker's attempt");
-    await expect(createBroker({ port: first.port, db, log: false })).rejects.toThrow(/already in use/);
+    await expect(createBroker({ port: other.port, db, log: false })).rejects.toThrow(/already in use/);
     await Bun.sleep(300);
     expect(dest.received).toHaveLength(1);
   } finally {
-    await first.close();
+    await other.close();
     dest.close();
   }
+});
+
+test("one broker per database file: a second one is refused at once, naming the cause", async () => {
+  const db = join(dir, "shared.sqlite");
+  const first = await createBroker({ port: 0, db, log: false });
+  try {
+    const started = Date.now();
+    await expect(createBroker({ port: 0, db, log: false })).rejects.toThrow(/cannot use the database .*shared\.sqlite: .*another process has it open: is another jobwire dev running on it\?/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  } finally {
+    await first.close();
+  }
+  // Closed, it is released: the next broker opens it.
+  const next = await createBroker({ port: 0, db, log: false });
+  await next.close();
+});
+
+test("the event log keeps about maxEvents, within a run and across short runs", async () => {
+  const db = join(dir, "events.sqlite");
+  const count = async (b: Awaited<ReturnType<typeof createBroker>>) =>
+    ((await (await fetch(`${b.url}/v2/events?count=1000`, { headers: { authorization: `Bearer ${b.token}` } })).json()) as { events: unknown[] }).events.length;
+  for (let run = 0; run < 3; run++) {
+    const broker = await createBroker({ port: 0, db, log: false, maxEvents: 50 });
+    try {
+      // Each run starts within the bound: what earlier runs left was pruned at start.
+      expect(await count(broker)).toBeLessThanOrEqual(50);
+      for (let i = 0; i < 120; i++) {
+        const r = await fetch(`${broker.url}/v2/publish/http://127.0.0.1:9/x`, { method: "POST", body: "x", headers: { authorization: `Bearer ${broker.token}`, "upstash-delay": "1h" } });
+        expect(r.status).toBe(201);
+      }
+      // Pruned every 50 events: at most 50 kept, plus those since the last prune.
+      expect(await count(broker)).toBeLessThan(100);
+    } finally {
+      await broker.close();
+    }
+  }
+});
+
+test("a database whose pages are damaged is refused at start, naming the file", async () => {
+  const db = join(dir, "damaged.sqlite");
+  const broker = await createBroker({ port: 0, db, log: false });
+  for (let i = 0; i < 200; i++) {
+    const r = await fetch(`${broker.url}/v2/publish/http://127.0.0.1:9/m${i}`, { method: "POST", body: "y".repeat(500), headers: { authorization: `Bearer ${broker.token}`, "upstash-delay": "1h" } });
+    expect(r.status).toBe(201);
+  }
+  await broker.close();
+  const { Database } = await import("bun:sqlite");
+  const plain = new Database(db);
+  plain.run("PRAGMA wal_checkpoint(TRUNCATE)");
+  plain.run("PRAGMA journal_mode = DELETE");
+  plain.close();
+  // Junk over three pages in the middle of the file: the header still reads as SQLite.
+  const fd = openSync(db, "r+");
+  writeSync(fd, Buffer.alloc(3 * 4096, 0x41), 0, 3 * 4096, Math.floor(statSync(db).size / 2 / 4096) * 4096);
+  closeSync(fd);
+  await expect(createBroker({ port: 0, db, log: false })).rejects.toThrow(/^cannot use the database .*damaged\.sqlite: /);
 });

@@ -27,10 +27,18 @@ export async function openDatabase(path: string): Promise<SqlDriver> {
 async function openBun(path: string): Promise<SqlDriver> {
   const { Database } = await import("bun:sqlite");
   const db = new Database(path, { create: true });
+  // bun:sqlite closes a connection for real only once its statements are finalized (until then it
+  // keeps the file, and its lock, open): the live ones are finalized at close.
+  type Statement = ReturnType<typeof db.prepare>;
+  const statements = new Set<WeakRef<Statement>>();
+  const collected = new FinalizationRegistry<WeakRef<Statement>>((ref) => statements.delete(ref));
   return {
     exec: (sql) => db.run(sql),
     prepare(sql) {
       const statement = db.prepare(sql);
+      const ref = new WeakRef(statement);
+      statements.add(ref);
+      collected.register(statement, ref);
       return {
         run: (...params) => void statement.run(...(params as never[])),
         // bun:sqlite answers null for no row; the seam says undefined, as node:sqlite does.
@@ -38,7 +46,11 @@ async function openBun(path: string): Promise<SqlDriver> {
         all: (...params) => statement.all(...(params as never[])) as never,
       };
     },
-    close: () => db.close(),
+    close() {
+      for (const ref of statements) ref.deref()?.finalize();
+      statements.clear();
+      db.close();
+    },
   };
 }
 

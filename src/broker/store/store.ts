@@ -131,6 +131,12 @@ export class Store {
   constructor(db: SqlDriver, memory: boolean) {
     this.db = db;
     if (!memory) {
+      // One broker per file: two would number messages alike and deliver each other's. The lock is
+      // taken here, before any wait is allowed (so a second process fails at once), and held until
+      // close; set before WAL is first used, it also keeps the WAL index out of shared memory.
+      db.exec("PRAGMA locking_mode = EXCLUSIVE");
+      db.exec("BEGIN IMMEDIATE");
+      db.exec("COMMIT");
       db.exec("PRAGMA journal_mode = WAL");
       // NORMAL in WAL mode: a commit survives a killed process (the kernel has it), only not a power cut.
       db.exec("PRAGMA synchronous = NORMAL");

@@ -101,7 +101,10 @@ export class GroupWriter {
         if (deletes.length > 0) this.#store.deleteMessages(deletes);
         this.#db.exec("COMMIT");
       } catch (error) {
-        this.#db.exec("ROLLBACK");
+        // SQLite may have rolled back already (disk full, I/O error): the first error is the one to tell.
+        try {
+          this.#db.exec("ROLLBACK");
+        } catch {}
         throw error;
       }
     } catch (error) {
