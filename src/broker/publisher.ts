@@ -85,7 +85,7 @@ export class Publisher {
       await this.#writer.commit();
     } catch (error) {
       for (const key of remembered) this.#dedup.forget(key);
-      for (const entry of entries) this.#engine.live.delete(entry.id);
+      this.#engine.unstage(entries);
       throw new ApiError(500, `could not store the message: ${(error as Error).message}`);
     }
     this.#engine.admit(entries);

@@ -159,6 +159,18 @@ export class Engine {
     return entries;
   }
 
+  /**
+   * Takes back staged entries whose commit failed: they were never accepted, so nothing of them
+   * may stay (no `live` entry, no queue lag, no hold on a flow-control key).
+   */
+  unstage(entries: Entry[]): void {
+    for (const entry of entries) {
+      if (this.live.get(entry.id) !== entry) continue;
+      entry.canceled = true;
+      this.#forget(entry);
+    }
+  }
+
   /** Starts the clock of committed entries. */
   admit(entries: Entry[]): void {
     for (const entry of entries) if (!entry.canceled) this.#schedule(entry);
@@ -167,7 +179,13 @@ export class Engine {
   /** Stages, commits and admits in one go, for the broker's own messages (callbacks). */
   publishInternal(items: { message: StoredMessage; body: Uint8Array }[]): void {
     const entries = this.stage(items);
-    this.#o.writer.commit().then(() => this.admit(entries), this.#o.onError);
+    this.#o.writer.commit().then(
+      () => this.admit(entries),
+      (error) => {
+        this.unstage(entries);
+        this.#o.onError(error);
+      },
+    );
   }
 
   /**

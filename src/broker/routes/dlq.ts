@@ -1,6 +1,6 @@
 import type { Hono } from "hono";
 import type { BrokerCore } from "../core.ts";
-import { notFound } from "../errors.ts";
+import { ApiError, notFound } from "../errors.ts";
 import { type Filter, filterSql, parseFilter } from "../filters.ts";
 import { bodyIds } from "../http.ts";
 import { ids } from "../ids.ts";
@@ -86,9 +86,15 @@ export function dlqRoutes(app: Hono, core: BrokerCore): void {
       body: row.body,
     }));
     const entries = core.engine.stage(items);
-    await core.writer.commit(() => {
-      for (const row of rows) core.store.deleteDlq(row.dlqId);
-    });
+    try {
+      await core.writer.commit(() => {
+        for (const row of rows) core.store.deleteDlq(row.dlqId);
+      });
+    } catch (error) {
+      // Nothing was retried: the entries stay in the DLQ, and the new messages never existed.
+      core.engine.unstage(entries);
+      throw new ApiError(500, `could not retry: ${(error as Error).message}`);
+    }
     core.engine.admit(entries);
     return c.json({ responses: items.map((i) => ({ messageId: i.message.messageId })), ...(cursor ? { cursor } : {}) });
   });
