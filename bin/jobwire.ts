@@ -42,6 +42,7 @@ function port(value: string | undefined, flag: string, fallback: number): number
 }
 
 async function dev(argv: string[]): Promise<void> {
+  let held: string[] | undefined = [];
   let values;
   try {
     ({ values } = parseArgs({
@@ -71,7 +72,8 @@ async function dev(argv: string[]): Promise<void> {
   const options: BrokerOptions = {
     port: port(values.port, "--port", 8080),
     host: host(values.host),
-    log: (line) => console.log(line),
+    // Held until the environment lines are out: a restarted broker resumes (and logs) at start.
+    log: (line) => (held ? held.push(line) : console.log(line)),
   };
   if (values.memory) options.memory = true;
   if (values.db !== undefined) {
@@ -142,6 +144,9 @@ async function dev(argv: string[]): Promise<void> {
   }
   console.log("");
   console.log(`Running at ${broker.url} (${options.memory ? "in memory" : `database ${options.db ?? ".jobwire/dev.sqlite"}`})`);
+  const lines = held ?? [];
+  held = undefined;
+  for (const line of lines) console.log(line);
 }
 
 const [command, ...rest] = process.argv.slice(2);

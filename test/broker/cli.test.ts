@@ -131,3 +131,35 @@ test("prints the env lines, creates the database directory, shuts down gracefull
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a restarted broker prints its environment first, then the deliveries it resumes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "jobwire-cli-resume-"));
+  const dest = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("ok") });
+  try {
+    const db = join(dir, "dev.sqlite");
+    const first = await spawnCli(["--port", "0", "--db", db]);
+    const published = await fetch(`${first.url}/v2/publish/http://127.0.0.1:${dest.port}/resumed`, {
+      method: "POST",
+      body: "x",
+      headers: { authorization: "Bearer eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=", "upstash-delay": "1s" },
+    });
+    expect(published.status).toBe(201);
+    first.process.kill("SIGKILL");
+    await first.exited;
+    await Bun.sleep(1100); // due by the time the next broker starts: it resumes it at once
+    const next = await spawnCli(["--port", "0", "--db", db]);
+    try {
+      await Bun.sleep(300);
+      const running = next.lines.findIndex((l) => l.startsWith("Running at"));
+      const active = next.lines.findIndex((l) => / ACTIVE /.test(l));
+      expect(next.lines[0]).toBe(`QSTASH_URL=${next.url}`);
+      expect(active).toBeGreaterThan(running);
+    } finally {
+      next.process.kill("SIGINT");
+      await next.exited;
+    }
+  } finally {
+    dest.stop(true);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
