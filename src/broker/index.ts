@@ -191,10 +191,10 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
     maxBodyBytes,
     onError,
     async rotateKeys() {
-      keys.current = keys.next;
-      keys.next = ids.signingKey();
-      const snapshot = JSON.stringify(keys);
-      await writer.commit(() => store.putMeta("signingKeys", snapshot));
+      // Used once stored: keys a restart would not have must never sign a delivery.
+      const rotated = { current: keys.next, next: ids.signingKey() };
+      await writer.commit(() => store.putMeta("signingKeys", JSON.stringify(rotated)));
+      Object.assign(keys, rotated);
       return { ...keys };
     },
   };

@@ -223,25 +223,31 @@ export class Engine {
     return queue;
   }
 
+  // The API's changes below are applied once their commit is done (or undone when it fails), so
+  // a change answered with an error leaves nothing behind.
+
   /** Creates or updates a queue. */
-  upsertQueue(name: string, parallelism: number, paused: boolean): Promise<void> {
-    const queue = this.#queue(name);
+  async upsertQueue(name: string, parallelism: number, paused: boolean): Promise<void> {
     const now = Date.now();
-    queue.record = { ...queue.record, parallelism, paused, updatedAt: now, ...(queue.declared ? {} : { createdAt: now }) };
+    const current = this.queues.get(name);
+    const record: QueueRecord = current
+      ? { ...current.record, parallelism, paused, updatedAt: now, ...(current.declared ? {} : { createdAt: now }) }
+      : { name, parallelism, paused, createdAt: now, updatedAt: now };
+    await this.#o.writer.commit(() => this.#o.store.upsertQueue(record));
+    const queue = this.#queue(name);
+    queue.record = record;
     queue.declared = true;
-    const record = queue.record;
-    const done = this.#o.writer.commit(() => this.#o.store.upsertQueue(record));
     this.#pumpQueue(queue);
-    return done;
   }
 
-  /** Deletes a queue's declaration; its pending messages still run, one at a time. */
-  deleteQueue(name: string): boolean {
+  /** Deletes a queue's declaration; its pending messages still run, one at a time. False when unknown. */
+  async deleteQueue(name: string): Promise<boolean> {
+    if (!this.queues.get(name)?.declared) return false;
+    await this.#o.writer.commit(() => this.#o.store.deleteQueue(name));
     const queue = this.queues.get(name);
-    if (!queue?.declared) return false;
+    if (!queue?.declared) return true;
     queue.declared = false;
     queue.record = { ...queue.record, parallelism: 1, paused: false };
-    this.#o.writer.write(() => this.#o.store.deleteQueue(name));
     if (queue.pending === 0) this.queues.delete(name);
     else this.#pumpQueue(queue);
     return true;
@@ -254,13 +260,24 @@ export class Engine {
     return this.flows.get(key);
   }
 
-  /** Pauses or resumes a key, or pins/unpins/resets it; stored so a restart keeps it. */
-  updateFlow(key: string, change: (flow: FlowState<Entry>) => void): void {
+  /**
+   * Pauses or resumes a key, or pins/unpins/resets it; stored so a restart keeps it. The change
+   * holds from now (a pause stops new starts at once) and is undone if it cannot be stored.
+   */
+  async updateFlow(key: string, change: (flow: FlowState<Entry>) => void): Promise<FlowState<Entry>> {
     const flow = this.#flow(key);
+    const before = { paused: flow.paused, pinned: flow.pinned, windowStart: flow.windowStart, windowCount: flow.windowCount };
     change(flow);
     const { paused, pinned } = flow;
-    this.#o.writer.write(() => this.#o.store.putFlow(key, paused, pinned ? JSON.stringify(pinned) : null));
-    this.#pumpFlow(flow);
+    try {
+      await this.#o.writer.commit(() => this.#o.store.putFlow(key, paused, pinned ? JSON.stringify(pinned) : null));
+    } catch (error) {
+      Object.assign(flow, before);
+      throw error;
+    } finally {
+      this.#pumpFlow(flow);
+    }
+    return flow;
   }
 
   /** Resumes gating after a queue changed (pause/resume/parallelism). */

@@ -3,6 +3,7 @@ import { parseDuration } from "../../duration.ts";
 import type { BrokerCore } from "../core.ts";
 import { badRequest, notFound } from "../errors.ts";
 import { wholeNumber } from "../http.ts";
+import type { FlowState } from "../engine/flow-control.ts";
 
 /** Flow control: `GET /v2/flowControl[/{key}]`, `GET /v2/globalParallelism`, and the key actions. */
 export function flowControlRoutes(app: Hono, core: BrokerCore, maxConcurrency: number): void {
@@ -21,13 +22,14 @@ export function flowControlRoutes(app: Hono, core: BrokerCore, maxConcurrency: n
     const action = c.req.param("action");
     const query = new URL(c.req.url).searchParams;
     const optional = (name: string, min: number) => (query.get(name) ? wholeNumber(query.get(name), name, min) : undefined);
+    let flow: FlowState<unknown>;
     switch (action) {
       case "pause":
       case "resume":
-        core.engine.updateFlow(key, (f) => void (f.paused = action === "pause"));
+        flow = await core.engine.updateFlow(key, (f) => void (f.paused = action === "pause"));
         break;
       case "resetRate":
-        core.engine.updateFlow(key, (f) => void (f.windowStart = 0));
+        flow = await core.engine.updateFlow(key, (f) => void (f.windowStart = 0));
         break;
       case "pin": {
         const parallelism = optional("parallelism", 1);
@@ -41,7 +43,7 @@ export function flowControlRoutes(app: Hono, core: BrokerCore, maxConcurrency: n
             throw badRequest(`invalid period "${rawPeriod}": expected seconds or a duration like "1m"`);
           }
         }
-        core.engine.updateFlow(key, (f) => {
+        flow = await core.engine.updateFlow(key, (f) => {
           f.pinned = {
             ...f.pinned,
             ...(parallelism !== undefined ? { parallelism } : {}),
@@ -55,7 +57,7 @@ export function flowControlRoutes(app: Hono, core: BrokerCore, maxConcurrency: n
         // `?parallelism=true`/`?rate=true` unpin one of them; neither unpins both.
         const which = { parallelism: query.get("parallelism"), rate: query.get("rate") };
         const both = which.parallelism === null && which.rate === null;
-        core.engine.updateFlow(key, (f) => {
+        flow = await core.engine.updateFlow(key, (f) => {
           if (!f.pinned) return;
           const next = { ...f.pinned };
           if (both || which.parallelism === "true") delete next.parallelism;
@@ -70,7 +72,6 @@ export function flowControlRoutes(app: Hono, core: BrokerCore, maxConcurrency: n
       default:
         throw notFound(`unknown flow-control action "${action}": use pause, resume, resetRate, pin or unpin`);
     }
-    await core.writer.commit();
-    return c.json(core.engine.flow(key)!.info());
+    return c.json(flow.info());
   });
 }

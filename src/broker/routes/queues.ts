@@ -36,8 +36,7 @@ export function queueRoutes(app: Hono, core: BrokerCore): void {
 
   app.delete("/v2/queues/:name", async (c) => {
     const name = c.req.param("name");
-    if (!core.engine.deleteQueue(name)) throw notFound(`queue "${name}" not found`);
-    await core.writer.commit();
+    if (!(await core.engine.deleteQueue(name))) throw notFound(`queue "${name}" not found`);
     return c.json({ deleted: name });
   });
 

@@ -66,8 +66,9 @@ export function topicRoutes(app: Hono, core: BrokerCore): void {
 
   app.delete("/v2/topics/:name", async (c) => {
     const name = c.req.param("name");
-    if (!core.topics.delete(name)) throw notFound(`URL group "${name}" not found`);
+    if (!core.topics.has(name)) throw notFound(`URL group "${name}" not found`);
     await core.writer.commit(() => core.store.deleteTopic(name));
+    core.topics.delete(name);
     return c.json({ deleted: name });
   });
 }
