@@ -74,7 +74,15 @@ export function brokerApi(options: BrokerApiOptions): BrokerApi {
    */
   async function post<T>(path: string, headers: Record<string, string>, body: string, what: string, valid: (value: unknown) => boolean): Promise<T> {
     const response = await call("POST", path, headers, body);
-    const text = await response.text();
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      // The connection broke after a 2xx began: not retried, since the call may have taken effect.
+      throw new BrokerError("POST", path, response.status, `the answer was cut off: ${(error as Error).message} (the call may have taken effect)`, {
+        cause: error,
+      });
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -101,12 +109,14 @@ export function brokerApi(options: BrokerApiOptions): BrokerApi {
         ...(queue ? { queue } : {}),
       }));
       // Each item is checked by the client, which reports a refused or unreadable one per message.
+      // An answer that does not have one result per message cannot be lined up with them at all.
       const answered = await post<BatchResponseItem | BatchResponseItem[]>(
         "v2/batch",
         { "Content-Type": "application/json" },
         JSON.stringify(items),
-        "a JSON array (or object) of results",
-        (value) => typeof value === "object" && value !== null,
+        `a JSON array of ${messages.length} result${messages.length === 1 ? "" : "s"}`,
+        (value) =>
+          Array.isArray(value) ? value.length === messages.length : messages.length === 1 && typeof value === "object" && value !== null,
       );
       return Array.isArray(answered) ? answered : [answered];
     },
@@ -166,7 +176,9 @@ export function publishHeaders(options: EnqueueOptions, forSchedule = false): Re
 }
 
 function hasString(value: unknown, field: string): boolean {
-  return typeof value === "object" && value !== null && typeof (value as Record<string, unknown>)[field] === "string";
+  if (typeof value !== "object" || value === null) return false;
+  const found = (value as Record<string, unknown>)[field];
+  return typeof found === "string" && found !== "";
 }
 
 function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {

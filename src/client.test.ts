@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { createClient } from "./client.ts";
-import { BrokerError, EnqueueBatchError, JobInputError } from "./errors.ts";
+import { BrokerError, ConfigError, EnqueueBatchError, JobInputError } from "./errors.ts";
 import { defineJob } from "./job.ts";
 import { type RecordedRequest, type RecordingServer, recordingServer } from "../test/helpers/recording-server.ts";
 
@@ -161,9 +161,12 @@ describe("createClient", () => {
       { messageId: "msg_b3", deduplicated: false },
     ]);
     expect((error as Error).message).toBe("2 of 4 messages were refused by the broker (the first: message 1 refused); the others were enqueued: see `results`");
-    // An answer shorter than the batch leaves the missing ones refused, never silently enqueued.
+    // An answer without one result per message cannot be lined up with them: BrokerError, which
+    // says the call may have taken effect (sending the "missing" ones again could enqueue them twice).
     const short = await client().enqueueMany([note.with({ text: "short" }), note.with({ text: "ok" })]).then(() => undefined, (e: unknown) => e);
-    expect((short as EnqueueBatchError).results).toEqual([{ messageId: "msg_b0", deduplicated: false }, { error: "the broker answered no messageId for this message" }]);
+    expect(short).toBeInstanceOf(BrokerError);
+    expect((short as BrokerError).status).toBe(201);
+    expect((short as Error).message).toMatch(/expected a JSON array of 2 results, got .* \(the call may have taken effect\)/);
   });
 
   test("enqueueMany of nothing sends nothing", async () => {
@@ -173,13 +176,22 @@ describe("createClient", () => {
   });
 
   test("schedule upserts by id with the cron and the input", async () => {
-    const result = await client().schedule(welcome, { id: "daily", cron: "0 9 * * *", input: { userId: 7 } });
+    const digest = defineJob({ name: "send-digest", input: v.object({ userId: v.number() }) });
+    const result = await client().schedule(digest, { id: "daily", cron: "0 9 * * *", input: { userId: 7 } });
     expect(result).toEqual({ scheduleId: "scd_1" });
     const req = last();
-    expect(req.path).toBe("/v2/schedules/http://127.0.0.1:3000/jobs/send-welcome-email");
+    expect(req.path).toBe("/v2/schedules/http://127.0.0.1:3000/jobs/send-digest");
     expect(req.headers.get("upstash-cron")).toBe("0 9 * * *");
     expect(req.headers.get("upstash-schedule-id")).toBe("daily");
     expect(req.body).toBe('{"userId":7}');
+  });
+
+  test("schedule refuses a job with an idempotencyKey (every firing would be a duplicate of the first)", async () => {
+    const before = seen.length;
+    const error = await client().schedule(welcome, { id: "daily", cron: "0 9 * * *", input: { userId: 7 } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/schedule "send-welcome-email": the job has an idempotencyKey, so every firing .* would be a duplicate/);
+    expect(seen.length).toBe(before);
   });
 
   test("cancel deletes the message", async () => {
@@ -243,6 +255,7 @@ describe("createClient: a 2xx answer it cannot read", () => {
     ["null", 201, "null"],
     ["an object without the id", 200, '{"url":"x"}'],
     ["a number for the id", 200, '{"messageId":7,"scheduleId":7}'],
+    ["an empty id", 201, '{"messageId":"","scheduleId":""}'],
   ];
 
   for (const [label, status, body, type] of cases) {
@@ -263,8 +276,40 @@ describe("createClient: a 2xx answer it cannot read", () => {
     for (const body of ["<html>maintenance</html>", "", "null", "42"]) {
       const error = await answering(200, body).enqueueMany([queued.with({ n: 1 })]).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BrokerError);
-      expect((error as BrokerError).message).toContain("expected a JSON array (or object) of results");
+      expect((error as BrokerError).message).toContain("expected a JSON array of 1 result");
     }
+  });
+
+  test("enqueueMany: more results than messages is unreadable too (they cannot be lined up)", async () => {
+    const error = await answering(201, '[{"messageId":"a"},{"messageId":"b"},{"messageId":"c"}]')
+      .enqueueMany([queued.with({ n: 1 }), queued.with({ n: 2 })])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BrokerError);
+    expect((error as BrokerError).message).toMatch(/expected a JSON array of 2 results/);
+  });
+
+  test("a 2xx answer cut off mid-body is a BrokerError with that status, not retried", async () => {
+    let calls = 0;
+    const c = createClient({
+      workerUrl: "http://127.0.0.1:3000/jobs",
+      baseUrl: "http://broker.test",
+      token: "tok",
+      fetch: (async () => {
+        calls++;
+        const body = new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('{"messageId":"par'));
+            controller.error(new TypeError("ECONNRESET: the connection was reset"));
+          },
+        });
+        return new Response(body, { status: 201, headers: { "content-type": "application/json" } });
+      }) as unknown as typeof fetch,
+    });
+    const error = await c.enqueue(queued, { n: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BrokerError);
+    expect((error as BrokerError).status).toBe(201);
+    expect((error as Error).message).toMatch(/the answer was cut off: .*ECONNRESET.*\(the call may have taken effect\)/);
+    expect(calls).toBe(1);
   });
 
   test("a long answer is shown cut to 200 characters", async () => {

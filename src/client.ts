@@ -1,5 +1,5 @@
 import { type BrokerApi, brokerApi, type OutgoingMessage, publishHeaders, type PublishResponse, type RetryOptions } from "./broker-api.ts";
-import { type BatchItemResult, EnqueueBatchError, JobInputError } from "./errors.ts";
+import { type BatchItemResult, ConfigError, EnqueueBatchError, JobInputError } from "./errors.ts";
 import { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./headers.ts";
 import {
   type AnyJob,
@@ -160,6 +160,13 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
       return results as EnqueueResult[];
     },
     async schedule(job, scheduleOptions) {
+      if (job.idempotencyKey) {
+        // Every firing carries the same input, so the same key: all but the first would be answered
+        // as duplicates. The firings can only be told apart by headers the signature does not cover.
+        throw new ConfigError(
+          `schedule "${job.name}": the job has an idempotencyKey, so every firing (the same input each time) would be a duplicate of the first and never run; schedule a job without one (each firing is then deduplicated by its message id)`,
+        );
+      }
       const { id, cron, input, ...delivery } = scheduleOptions;
       const message = toMessage(await prepare(job, input, delivery), true);
       message.headers["Upstash-Cron"] = cron;

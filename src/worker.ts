@@ -217,10 +217,7 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
 
     let key: string;
     try {
-      // A schedule sends the same input at every firing, and each firing is a run of its own: keyed
-      // by its message (so by its retries too), never folded into the first by `idempotencyKey`.
-      const keyed = job.idempotencyKey && !c.req.header("upstash-schedule-id");
-      key = keyed ? `${name}:${job.idempotencyKey!(input)}` : `${name}:msg:${messageId}`;
+      key = job.idempotencyKey ? `${name}:${job.idempotencyKey(input)}` : `${name}:msg:${messageId}`;
     } catch (error) {
       return reply({ error: `job "${name}": idempotencyKey threw: ${(error as Error).message}` }, 489, NON_RETRYABLE);
     }
@@ -361,8 +358,10 @@ function reply(body: unknown, status: number, headers?: Record<string, string>):
 
 /** A header's whole number ≥ 0, or undefined when it is absent or anything else. */
 function count(header: string | undefined): number | undefined {
+  // Digits only: Number() would also read "1e3", "0x10" or " 4 ".
+  if (!header || !/^\d+$/.test(header)) return undefined;
   const n = Number(header);
-  return header && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 function pathKey(key: string | number | symbol): string | number {
