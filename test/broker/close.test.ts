@@ -183,3 +183,32 @@ test("a database whose pages are damaged is refused at start, naming the file", 
   closeSync(fd);
   await expect(createBroker({ port: 0, db, log: false })).rejects.toThrow(/^cannot use the database .*damaged\.sqlite: /);
 });
+
+test("a cancel acknowledged while the attempt is in flight holds across a restart", async () => {
+  const db = join(dir, "cancel-in-flight.sqlite");
+  const dest = startDestination();
+  dest.respond(async () => {
+    await Bun.sleep(2500); // outlives close()'s grace
+    return new Response("no", { status: 500 });
+  });
+  try {
+    const broker = await createBroker({ port: 0, db, log: false });
+    const auth = { authorization: `Bearer ${broker.token}` };
+    const published = await fetch(`${broker.url}/v2/publish/${dest.url}/doomed`, { method: "POST", body: "x", headers: auth });
+    const { messageId } = (await published.json()) as { messageId: string };
+    await waitUntil(() => dest.received.length === 1, 3000, "the attempt");
+    const cancel = await fetch(`${broker.url}/v2/messages/${messageId}`, { method: "DELETE", headers: auth });
+    expect(await cancel.json()).toEqual({ cancelled: 1 });
+    await broker.close();
+    const next = await createBroker({ port: 0, db, log: false });
+    try {
+      await Bun.sleep(500);
+      expect(dest.received).toHaveLength(1);
+      expect((await fetch(`${next.url}/v2/messages/${messageId}`, { headers: { authorization: `Bearer ${next.token}` } })).status).toBe(404);
+    } finally {
+      await next.close();
+    }
+  } finally {
+    dest.close();
+  }
+});

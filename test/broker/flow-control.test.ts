@@ -133,3 +133,57 @@ test("keys nothing uses any more are forgotten; a key inside its rate window is 
   await broker.api("/v2/flowControl/windowed/resetRate", { method: "POST" });
   await waitUntil(() => arrivals("windowed").length === 2, 3000, "the second start after the reset");
 }, 20_000);
+
+test("a pin of one field leaves the messages' other settings in force (rate pinned, parallelism from the messages)", async () => {
+  expect((await broker.api("/v2/flowControl/half-pinned/pin?rate=100", { method: "POST" })).status).toBe(200);
+  for (let i = 0; i < 4; i++) expect((await publish("half-pinned", "parallelism=1", i)).status).toBe(201);
+  await waitUntil(() => arrivals("half-pinned").length === 4, 3000, "four deliveries");
+  expect(maxInFlight.get("half-pinned")).toBe(1);
+  const info = (await (await broker.api("/v2/flowControl/half-pinned")).json()) as { parallelismMax: number; rateMax: number };
+  expect(info).toMatchObject({ parallelismMax: 1, rateMax: 100 });
+});
+
+test("a pin with a shorter period takes effect at once, not when the longer window would have ended", async () => {
+  for (let i = 0; i < 2; i++) expect((await publish("shortened", "rate=1,period=20s", i)).status).toBe(201);
+  await waitUntil(() => arrivals("shortened").length === 1, 3000, "the first start");
+  const pinned = Date.now();
+  expect((await broker.api("/v2/flowControl/shortened/pin?rate=1&period=1", { method: "POST" })).status).toBe(200);
+  await waitUntil(() => arrivals("shortened").length === 2, 3000, "the second start, one short period later");
+  expect(Date.now() - pinned).toBeLessThan(2500);
+});
+
+test("canceled messages waiting at a paused key are not counted as waiting, and hold nothing there", async () => {
+  expect((await broker.api("/v2/flowControl/paused-for-good/pause", { method: "POST" })).status).toBe(200);
+  for (let i = 0; i < 5; i++) expect((await publish("paused-for-good", "parallelism=1", i)).status).toBe(201);
+  const before = (await (await broker.api("/v2/flowControl/paused-for-good")).json()) as { waitListSize: number };
+  expect(before.waitListSize).toBe(5);
+  const cancel = await broker.api("/v2/messages?flowControlKey=paused-for-good", { method: "DELETE" });
+  expect(await cancel.json()).toEqual({ cancelled: 5 });
+  const after = (await (await broker.api("/v2/flowControl/paused-for-good")).json()) as { waitListSize: number };
+  expect(after.waitListSize).toBe(0);
+  await broker.api("/v2/flowControl/paused-for-good/resume", { method: "POST" });
+  await Bun.sleep(150);
+  expect(arrivals("paused-for-good")).toHaveLength(0);
+});
+
+test("with the global bound full, a rate still counts starts: no burst once a slot frees", async () => {
+  const tight = await startBroker({ maxConcurrency: 1 });
+  const slow = startDestination();
+  slow.respond(async (r) => {
+    if (r.path === "/blocker") await Bun.sleep(1500);
+    return new Response("ok");
+  });
+  try {
+    const send = (path: string, headers: Record<string, string> = {}) =>
+      tight.api(`/v2/publish/${slow.url}${path}`, { method: "POST", headers, body: "x" });
+    expect((await send("/blocker")).status).toBe(201);
+    await waitUntil(() => slow.received.length === 1, 3000, "the blocker");
+    for (let i = 0; i < 3; i++) expect((await send(`/rated/${i}`, { "upstash-flow-control-key": "rated-global", "upstash-flow-control-value": "rate=1,period=1s" })).status).toBe(201);
+    await waitUntil(() => slow.received.filter((r) => r.path.startsWith("/rated/")).length === 3, 8000, "the three rated starts");
+    const starts = slow.received.filter((r) => r.path.startsWith("/rated/")).map((r) => r.at);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(900);
+  } finally {
+    await tight.close();
+    slow.close();
+  }
+}, 15_000);

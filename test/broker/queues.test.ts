@@ -85,3 +85,38 @@ test("enqueue creates a missing queue with parallelism 1", async () => {
   const info = (await (await broker.api("/v2/queues/auto-created")).json()) as { name: string; parallelism: number; paused: boolean };
   expect(info).toMatchObject({ name: "auto-created", parallelism: 1, paused: false });
 });
+
+test("a queue paused while its message waits at its flow-control key delivers nothing until resumed", async () => {
+  await broker.api("/v2/queues", { method: "POST", body: JSON.stringify({ queueName: "gated", parallelism: 1, paused: false }) });
+  expect((await broker.api("/v2/flowControl/gated-key/pause", { method: "POST" })).status).toBe(200);
+  await enqueue("gated", 0, { "upstash-flow-control-key": "gated-key", "upstash-flow-control-value": "parallelism=1" });
+  await Bun.sleep(100); // it holds the queue's slot, waiting at the paused key
+  expect((await broker.api("/v2/queues/gated/pause", { method: "POST" })).status).toBe(200);
+  expect((await broker.api("/v2/flowControl/gated-key/resume", { method: "POST" })).status).toBe(200);
+  await Bun.sleep(300);
+  expect(order("gated")).toEqual([]);
+  expect((await broker.api("/v2/queues/gated/resume", { method: "POST" })).status).toBe(200);
+  await waitUntil(() => order("gated").length === 1, 3000, "the delivery after the resume");
+});
+
+test("a queue paused while its message waits for a global slot delivers nothing until resumed", async () => {
+  const tight = await startBroker({ maxConcurrency: 1 });
+  const slow = startDestination();
+  slow.respond(async (r) => {
+    if (r.path === "/blocker") await Bun.sleep(600);
+    return new Response("ok");
+  });
+  try {
+    expect((await tight.api(`/v2/publish/${slow.url}/blocker`, { method: "POST", body: "x" })).status).toBe(201);
+    await waitUntil(() => slow.received.length === 1, 3000, "the blocker");
+    expect((await tight.api(`/v2/enqueue/waiting-global/${slow.url}/queued`, { method: "POST", body: "x" })).status).toBe(201);
+    expect((await tight.api("/v2/queues/waiting-global/pause", { method: "POST" })).status).toBe(200);
+    await Bun.sleep(900); // the blocker is done: the global slot is free
+    expect(slow.received.map((r) => r.path)).toEqual(["/blocker"]);
+    expect((await tight.api("/v2/queues/waiting-global/resume", { method: "POST" })).status).toBe(200);
+    await waitUntil(() => slow.received.length === 2, 3000, "the queued message after the resume");
+  } finally {
+    await tight.close();
+    slow.close();
+  }
+});

@@ -29,6 +29,8 @@ export interface Entry extends HeapItem {
   bodyHash: string | undefined;
   holdsQueue: boolean;
   holdsFlow: boolean;
+  /** Waiting in its flow-control key's `wait` list. */
+  atFlow: boolean;
   active: boolean;
   canceled: boolean;
 }
@@ -68,7 +70,8 @@ export class Engine {
   readonly queues: Map<string, QueueState<Entry>> = new Map();
   readonly flows: Map<string, FlowState<Entry>> = new Map();
   readonly #heap = new TimerHeap<Entry>();
-  readonly #globalWait = new Fifo<Entry>();
+  /** Entries waiting for a global slot, and rate-limited keys waiting for one for their next entry. */
+  readonly #globalWait = new Fifo<Entry | FlowState<Entry>>();
   readonly #o: EngineOptions;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
@@ -127,7 +130,8 @@ export class Engine {
     for (const [key, seq] of newest) {
       const flow = this.#flow(key);
       const message = store.messageBySeq(seq)?.message;
-      if (message && !flow.pinned) flow.configure(message);
+      // Pins are per field and win in the getters: the messages' own values stay underneath.
+      if (message) flow.configure(message);
     }
     for (const entry of entries) this.#schedule(entry);
   }
@@ -152,7 +156,7 @@ export class Engine {
       if (entry.flowKey) {
         const flow = this.#flow(entry.flowKey);
         flow.pending++;
-        if (!flow.pinned) flow.configure(message);
+        flow.configure(message);
       }
       entries.push(entry);
     }
@@ -199,11 +203,21 @@ export class Engine {
     if (!message) return false;
     entry.canceled = true;
     this.#o.emit(makeEvent(message, "CANCEL_REQUESTED"));
+    // Stored now, in the commit the API waits for: a broker restarted before the attempt in flight
+    // ends must not deliver the message again.
+    this.#o.writer.deleteMessage(entry.seq);
     if (entry.active) return true;
     this.#heap.remove(entry);
     this.#o.emit(makeEvent(message, "CANCELED"));
-    this.#o.writer.deleteMessage(entry.seq);
     this.#forget(entry);
+    // A gate may hold it a long time (a key paused for good): it keeps nothing there but its place.
+    if (entry.atFlow) {
+      const flow = this.flows.get(entry.flowKey!);
+      if (flow) flow.canceledWaiting++;
+    }
+    entry.message = undefined;
+    entry.body = undefined;
+    entry.bodyHash = undefined;
     // Released now, wherever it waits: a gate that is paused or full (a flow-control key) may not
     // pop it for a long time, and its queue's slot must not wait for that. The gates skip it later.
     this.#release(entry);
@@ -404,6 +418,7 @@ export class Engine {
     if (!entry.flowKey) return this.#toGlobal(entry);
     const flow = this.#flow(entry.flowKey);
     flow.wait.push(entry);
+    entry.atFlow = true;
     this.#pumpFlow(flow);
   }
 
@@ -412,7 +427,10 @@ export class Engine {
       const now = Date.now();
       const blocked = flow.blockedFor(now);
       if (blocked > 0) {
-        if (Number.isFinite(blocked) && !flow.timer && !this.#stopped) {
+        // Armed, or armed again when the wait got shorter (a pin with a shorter period).
+        if (Number.isFinite(blocked) && !this.#stopped && (!flow.timer || flow.timerAt > now + blocked)) {
+          if (flow.timer) clearTimeout(flow.timer);
+          flow.timerAt = now + blocked;
           flow.timer = setTimeout(() => {
             flow.timer = undefined;
             this.#pumpFlow(flow);
@@ -420,29 +438,67 @@ export class Engine {
         }
         return;
       }
-      const entry = flow.wait.shift()!;
-      if (entry.canceled) {
-        this.#release(entry);
-        continue;
+      // A rate counts starts: with the global bound full, the key waits there for a slot in its
+      // entries' stead, and its next entry is taken (and counted) only when it can start.
+      if (flow.maxRate !== undefined && !this.#globalFree()) {
+        if (!flow.awaitingGlobal) {
+          flow.awaitingGlobal = true;
+          this.#globalWait.push(flow);
+        }
+        return;
       }
-      flow.take(now);
-      flow.active++;
-      entry.holdsFlow = true;
-      this.#toGlobal(entry);
+      const entry = this.#takeFrom(flow, now);
+      if (entry) this.#toGlobal(entry);
     }
   }
 
+  /** The next entry of a key that may start now, counted against its limits (undefined: a canceled one, skipped). */
+  #takeFrom(flow: FlowState<Entry>, now: number): Entry | undefined {
+    const entry = flow.wait.shift()!;
+    entry.atFlow = false;
+    if (entry.canceled) {
+      flow.canceledWaiting--;
+      this.#release(entry);
+      return undefined;
+    }
+    flow.take(now);
+    flow.active++;
+    entry.holdsFlow = true;
+    return entry;
+  }
+
+  #globalFree(): boolean {
+    return this.#inFlight < this.#o.maxConcurrency && this.#globalWait.length === 0;
+  }
+
   #toGlobal(entry: Entry): void {
-    if (this.#inFlight < this.#o.maxConcurrency && this.#globalWait.length === 0) this.#start(entry);
+    if (this.#globalFree()) this.#start(entry);
     else this.#globalWait.push(entry);
   }
 
   #pumpGlobal(): void {
     while (this.#inFlight < this.#o.maxConcurrency && this.#globalWait.length > 0) {
-      const entry = this.#globalWait.shift()!;
-      if (entry.canceled) this.#release(entry);
-      else this.#start(entry);
+      const next = this.#globalWait.shift()!;
+      if (next instanceof FlowState) this.#startFromFlow(next);
+      else if (next.canceled) this.#release(next);
+      else this.#start(next);
     }
+  }
+
+  /** A rate-limited key's turn at a free global slot: its next entry starts, if its limits allow. */
+  #startFromFlow(flow: FlowState<Entry>): void {
+    flow.awaitingGlobal = false;
+    while (flow.wait.length > 0) {
+      const now = Date.now();
+      if (flow.blockedFor(now) > 0) break;
+      const entry = this.#takeFrom(flow, now);
+      if (entry) {
+        this.#start(entry);
+        break;
+      }
+    }
+    // Anything left goes through the key's gate again (a timer, or a new turn behind the others).
+    this.#pumpFlow(flow);
   }
 
   /** Releases the queue slot and flow slot an entry holds. */
@@ -501,6 +557,23 @@ export class Engine {
     // Stopping: the message stays pending in the database, and a restarted broker delivers it. An
     // attempt started now could outlive the database, and its outcome would be lost.
     if (this.#stopped) return;
+    // Its queue was paused while it waited at its key or for a global slot: a paused queue delivers
+    // nothing. It keeps its queue slot, gives its key's back, and goes first on resume.
+    if (entry.holdsQueue) {
+      const queue = this.queues.get(entry.queue!);
+      if (queue?.record.paused) {
+        if (entry.holdsFlow) {
+          entry.holdsFlow = false;
+          const flow = this.flows.get(entry.flowKey!);
+          if (flow) {
+            flow.active--;
+            queueMicrotask(() => this.#pumpFlow(flow));
+          }
+        }
+        queue.held.push(entry);
+        return;
+      }
+    }
     const message = this.#load(entry);
     if (!message) {
       // The row is gone (it cannot be delivered): treat it as finished.
@@ -657,6 +730,6 @@ export class Engine {
 function newEntry(seq: number, id: string, due: number, retried: number, queue: string | undefined, flowKey: string | undefined): Entry {
   return {
     seq, id, due, retried, queue, flowKey, heapIndex: -1,
-    message: undefined, body: undefined, bodyHash: undefined, holdsQueue: false, holdsFlow: false, active: false, canceled: false,
+    message: undefined, body: undefined, bodyHash: undefined, holdsQueue: false, holdsFlow: false, atFlow: false, active: false, canceled: false,
   };
 }

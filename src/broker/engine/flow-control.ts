@@ -26,7 +26,13 @@ export class FlowState<T> {
   windowStart = 0;
   windowCount = 0;
   readonly wait: Fifo<T> = new Fifo<T>();
+  /** Entries of `wait` canceled while there: skipped when popped, not counted as waiting. */
+  canceledWaiting = 0;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** When `timer` fires. */
+  timerAt = 0;
+  /** Whether the key waits in the global queue for a slot (a rate-limited key, the bound full). */
+  awaitingGlobal = false;
 
   constructor(key: string) {
     this.key = key;
@@ -76,6 +82,7 @@ export class FlowState<T> {
       !this.paused &&
       this.pinned === null &&
       this.timer === undefined &&
+      !this.awaitingGlobal &&
       (this.maxRate === undefined || now >= this.windowStart + this.ratePeriod * 1000)
     );
   }
@@ -93,7 +100,7 @@ export class FlowState<T> {
   info(): Record<string, unknown> {
     return {
       flowControlKey: this.key,
-      waitListSize: this.wait.length,
+      waitListSize: this.wait.length - this.canceledWaiting,
       parallelismMax: this.maxParallelism ?? 0,
       parallelismCount: this.active,
       rateMax: this.maxRate ?? 0,
