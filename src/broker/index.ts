@@ -137,7 +137,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   const onError = (error: unknown) => log?.(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const path = options.memory ? ":memory:" : (options.db ?? ".jobwire/dev.sqlite");
   const { db, store } = await openStore(path, options.memory ?? false);
-  const writer = new GroupWriter(store, onError);
+  const writer = new GroupWriter(store, onError, undefined, options.memory ? undefined : await fileGuard(path));
 
   const storedKeys = store.getMeta("signingKeys");
   const keys: SigningKeys = options.signingKeys
@@ -278,4 +278,24 @@ async function ensureDirectory(file: string): Promise<void> {
   if (slash <= 0) return;
   const { mkdir } = await import("node:fs/promises");
   await mkdir(file.slice(0, slash), { recursive: true });
+}
+
+/**
+ * Throws once the database file is no longer the one opened (removed, or replaced by another):
+ * SQLite would go on writing to the open, unlinked file, and acknowledged messages would vanish
+ * with the process. Checked before every commit an acknowledgement waits for; once failed, always.
+ */
+async function fileGuard(path: string): Promise<() => void> {
+  const { statSync } = await import("node:fs");
+  const opened = statSync(path);
+  let lost: Error | undefined;
+  return () => {
+    if (!lost) {
+      const now = statSync(path, { throwIfNoEntry: false });
+      if (!now || now.ino !== opened.ino || now.dev !== opened.dev) {
+        lost = new Error(`the database file ${path} was removed or replaced while the broker ran: nothing more is stored; restart jobwire dev`);
+      }
+    }
+    if (lost) throw lost;
+  };
 }

@@ -212,3 +212,20 @@ test("a cancel acknowledged while the attempt is in flight holds across a restar
     dest.close();
   }
 });
+
+test("a database file removed while the broker runs: publishes are refused (500), never acknowledged into nowhere", async () => {
+  const db = join(dir, "removed", "gone.sqlite");
+  const broker = await createBroker({ port: 0, db, log: false });
+  try {
+    const publish = () =>
+      fetch(`${broker.url}/v2/publish/http://127.0.0.1:9/x`, { method: "POST", body: "x", headers: { authorization: `Bearer ${broker.token}`, "upstash-delay": "1h" } });
+    expect((await publish()).status).toBe(201);
+    rmSync(join(dir, "removed"), { recursive: true, force: true });
+    const refused = await publish();
+    expect(refused.status).toBe(500);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/gone\.sqlite was removed or replaced while the broker ran/);
+    expect((await publish()).status).toBe(500);
+  } finally {
+    await broker.close();
+  }
+});

@@ -33,12 +33,18 @@ export class GroupWriter {
   readonly #store: Store;
   readonly #onError: (error: unknown) => void;
   readonly #lingerMs: number;
+  readonly #guard: (() => void) | undefined;
 
-  constructor(store: Store, onError: (error: unknown) => void, lingerMs = 5) {
+  /**
+   * `guard` runs before every batch somebody waits for, and throws when the batch must not be
+   * committed (the database file is gone): those waiters are then refused, never acknowledged.
+   */
+  constructor(store: Store, onError: (error: unknown) => void, lingerMs = 5, guard?: () => void) {
     this.#db = store.db;
     this.#store = store;
     this.#onError = onError;
     this.#lingerMs = lingerMs;
+    this.#guard = guard;
   }
 
   /** Queues a write for the next commit; nobody waits for it (events, deletes after delivery). */
@@ -96,6 +102,7 @@ export class GroupWriter {
     this.#deletes = [];
     this.#waiters = [];
     try {
+      if (waiters.length > 0) this.#guard?.();
       this.#db.exec("BEGIN");
       try {
         if (inserts.length > 0) this.#store.insertMessages(inserts);
