@@ -1,5 +1,5 @@
 import { parseDuration } from "./duration.ts";
-import { BrokerError, BrokerUnreachableError } from "./errors.ts";
+import { BrokerError, BrokerUnreachableError, callName, ConfigError } from "./errors.ts";
 import type { EnqueueOptions } from "./job.ts";
 
 // The part of the QStash v2 HTTP API that `createClient` uses, spoken with `fetch` directly. It sends
@@ -51,8 +51,16 @@ export function brokerApi(options: BrokerApiOptions): BrokerApi {
   const backoff = (options.retry && options.retry.backoff) || ((n: number) => Math.exp(n) * 50);
 
   async function call(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Response> {
+    const all = { ...headers, Authorization: authorization };
+    // A value fetch refuses would throw inside the retry loop and pass for a network error.
+    for (const [name, value] of Object.entries(all)) {
+      if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) {
+        const shown = name === "Authorization" ? "the token" : JSON.stringify(value);
+        throw new ConfigError(`${callName(method, path)}: header ${name} cannot be sent (a line break, or a character beyond Latin-1): ${shown}`);
+      }
+    }
     const doFetch = options.fetch ?? fetch;
-    const init: RequestInit = { method, headers: { ...headers, Authorization: authorization } };
+    const init: RequestInit = { method, headers: all };
     if (body !== undefined) init.body = body;
     let response: Response | undefined;
     for (let attempt = 0; !response; attempt++) {

@@ -208,6 +208,29 @@ describe("createClient", () => {
     expect((JSON.parse(last().body) as { destination: string }[])[0]!.destination).toBe("http://127.0.0.1:3000/jobs/queued?bypass=s3cret&x=a/b");
   });
 
+  test("a key in any script is sent percent-encoded; a header value fetch cannot send is a ConfigError at once", async () => {
+    const named = defineJob({ name: "named", input: v.object({ name: v.string() }), idempotencyKey: (input) => `user:${input.name}` });
+    await client().enqueue(named, { name: "张三" });
+    expect(last().headers.get("upstash-deduplication-id")).toBe(`named:${encodeURIComponent("user:张三")}`);
+    expect(last().headers.get("upstash-forward-jobwire-idempotency-key")).toBe(encodeURIComponent("user:张三"));
+    const before = seen.length;
+    const header = await client().enqueue(queued, { n: 1 }, { headers: { "X-Bad": "a\nb" } }).catch((e: unknown) => e);
+    expect(header).toBeInstanceOf(ConfigError);
+    expect((header as Error).message).toMatch(/header "X-Bad" cannot be sent/);
+    // A token read with its trailing newline: refused before any attempt, not retried as a network error.
+    const started = Date.now();
+    const token = await createClient({ workerUrl: "http://127.0.0.1:3000/jobs", baseUrl, token: "tok\n" }).enqueue(queued, { n: 1 }).catch((e: unknown) => e);
+    expect(token).toBeInstanceOf(ConfigError);
+    expect((token as Error).message).toMatch(/header Authorization cannot be sent .*: the token$/);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(seen.length).toBe(before);
+  });
+
+  test("an upper-case scheme is an http(s) URL too", async () => {
+    await createClient({ workerUrl: "HTTP://127.0.0.1:3000/Jobs", baseUrl, token: "tok", retry: false }).enqueue(queued, { n: 1 });
+    expect(last().path).toBe("/v2/enqueue/fifo/http://127.0.0.1:3000/Jobs/queued");
+  });
+
   test("workerUrl is written as the worker will see it called: the URL the broker signs must match it", async () => {
     const cases: [string, string][] = [
       ["http://LOCALHOST:3000/jobs", "http://localhost:3000/jobs/queued"],

@@ -129,11 +129,11 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
 
   function toMessage({ job, body, options, key }: Prepared, forSchedule = false): OutgoingMessage {
     const headers: Record<string, string> = { ...options.headers };
-    if (key !== undefined) headers[IDEMPOTENCY_HEADER] = key;
+    if (key !== undefined) headers[IDEMPOTENCY_HEADER] = asHeader(key);
     headers[MAX_ATTEMPTS_HEADER] = String(1 + (options.retries ?? 3));
     // Scoped by the job's name, as the worker's key is: on QStash deduplication ids are not scoped
     // by destination, so two jobs whose keys happen to agree would otherwise drop each other.
-    const deduplicationId = options.deduplicationId ?? (key === undefined ? undefined : `${job.name}:${key}`);
+    const deduplicationId = options.deduplicationId ?? (key === undefined ? undefined : `${job.name}:${asHeader(key)}`);
     return {
       destination: `${base}/${job.name}${query}`,
       body,
@@ -185,7 +185,15 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
 
 /** Whether `url` is an absolute http(s) URL with something after the scheme. */
 function isHttpUrl(url: string | undefined): url is string {
-  return !!url && /^https?:\/\/./.test(url) && URL.canParse(url);
+  return !!url && /^https?:\/\/./i.test(url) && URL.canParse(url);
+}
+
+/**
+ * A key as a header value: as is when it is printable ASCII, else percent-encoded (a key may hold
+ * any text, such as a name in any script; a header value may not).
+ */
+function asHeader(key: string): string {
+  return /^[\x20-\x7e]*$/.test(key) ? key : encodeURIComponent(key);
 }
 
 /** The input as the message's body; a {@link JobInputError} when JSON cannot carry it. */

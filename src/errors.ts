@@ -182,6 +182,6 @@ export class BrokerUnreachableError extends JobwireError {
 }
 
 /** A client call named by its method and the API part of its path: `POST /v2/publish`, not the destination. */
-function callName(method: string, path: string): string {
+export function callName(method: string, path: string): string {
   return `${method} /${path.split("/").slice(0, 2).join("/")}`;
 }

@@ -35,6 +35,11 @@ describe("defineJob", () => {
     ["flow control without limits", { flowControl: { key: "k" } }, /needs "parallelism" or "rate"/],
     ["flow control with zero parallelism", { flowControl: { key: "k", parallelism: 0 } }, /parallelism/],
     ["flow control with a bad period", { flowControl: { key: "k", rate: 1, period: "soon" } }, /period/],
+    ["a retryDelay that is not a string", { retryDelay: 1000 }, /"retryDelay" must be a string, got number/],
+    ["a label that is not a string", { label: 5 }, /"label" must be a string/],
+    ["a label with a line break", { label: "a\nb" }, /"label" cannot be sent as a header/],
+    ["a flow-control key beyond Latin-1", { flowControl: { key: "用户", parallelism: 1 } }, /"flowControl.key" cannot be sent as a header/],
+    ["an idempotencyKey that is not a function", { idempotencyKey: "abc" }, /"idempotencyKey" must be a function of the input/],
   ];
   for (const [what, options, message] of bad) {
     test(`refuses ${what} with a ConfigError`, () => {

@@ -37,7 +37,10 @@ export interface DeliveryOptions {
 
 /** What {@link defineJob} takes. */
 export interface JobDefinition<Name extends string, Schema extends StandardSchemaV1> extends DeliveryOptions {
-  /** URL-safe name (letters, digits, `-`, `_`, `.`, `~`); the job's route is `${workerUrl}/${name}`. */
+  /**
+   * 1-128 URL-safe characters (letters, digits, `-`, `_`, `.`, `~`), starting with a letter or digit;
+   * the job's route is `${workerUrl}/${name}`.
+   */
   name: Name;
   /** The input schema: any Standard Schema (valibot, zod, arktype, ...). */
   input: Schema;
@@ -53,7 +56,10 @@ export interface JobDefinition<Name extends string, Schema extends StandardSchem
 export interface EnqueueOptions extends DeliveryOptions {
   /** Deliver no earlier than this time (a `Date` or unix seconds); wins over `delay`. */
   notBefore?: Date | number;
-  /** A deduplication id for this publish; overrides the job's `idempotencyKey`. */
+  /**
+   * A deduplication id for this publish, in place of the one made from the job's `idempotencyKey`
+   * (the worker's idempotency key is unchanged).
+   */
   deduplicationId?: string;
   /** A URL the broker calls with each attempt's response. */
   callback?: string;
@@ -114,6 +120,9 @@ export function defineJob<const Name extends string, Schema extends StandardSche
   if (!input || typeof input !== "object" || !("~standard" in input)) {
     throw new ConfigError(`job "${name}": "input" must be a Standard Schema (a valibot, zod or arktype schema, ...)`);
   }
+  if (idempotencyKey !== undefined && typeof idempotencyKey !== "function") {
+    throw new ConfigError(`job "${name}": "idempotencyKey" must be a function of the input, such as (input) => \`order:\${input.id}\``);
+  }
   checkDeliveryOptions(`job "${name}"`, defaults);
   const job: Job<Name, Schema> = {
     name,
@@ -141,6 +150,22 @@ export function checkDeliveryOptions(where: string, options: DeliveryOptions): v
     } catch (error) {
       fail(`"${field}": ${(error as Error).message}`);
     }
+  }
+  for (const field of ["retryDelay", "label", "deduplicationId", "callback", "failureCallback"] as const) {
+    const value = (options as EnqueueOptions)[field];
+    if (value !== undefined && typeof value !== "string") fail(`"${field}" must be a string, got ${typeof value}`);
+  }
+  // Sent as header values: a line break, or a character beyond Latin-1, is one fetch cannot send.
+  const headerSafe = (value: string) => /^[\t\x20-\x7e\x80-\xff]*$/.test(value);
+  for (const field of ["label", "deduplicationId", "callback", "failureCallback"] as const) {
+    const value = (options as EnqueueOptions)[field];
+    if (value !== undefined && !headerSafe(value)) fail(`"${field}" cannot be sent as a header (a line break, or a character beyond Latin-1): ${JSON.stringify(value)}`);
+  }
+  if (options.flowControl?.key !== undefined && !headerSafe(options.flowControl.key)) {
+    fail(`"flowControl.key" cannot be sent as a header (a line break, or a character beyond Latin-1): ${JSON.stringify(options.flowControl.key)}`);
+  }
+  for (const [header, value] of Object.entries((options as EnqueueOptions).headers ?? {})) {
+    if (typeof value !== "string" || !headerSafe(value)) fail(`header "${header}" cannot be sent (a string without line breaks or characters beyond Latin-1): ${JSON.stringify(value)}`);
   }
   if (options.retryDelay !== undefined) {
     const words = options.retryDelay.match(/[A-Za-z_]+/g) ?? [];

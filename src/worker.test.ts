@@ -177,6 +177,8 @@ describe("createWorker: bad input never runs the handler", () => {
       expect(String(body.error)).toMatch(message);
       expect(res.headers.get("Upstash-NonRetryable-Error")).toBe(nonRetryable ? "true" : null);
       expect(w.runs).toHaveLength(0);
+      // Every 489 about the input says what is wrong as issues, as the README's table has it.
+      if (what === "non-JSON body" || what === "invalid input") expect(Array.isArray(body.issues) && (body.issues as unknown[]).length > 0).toBe(true);
     });
   }
 

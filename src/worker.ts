@@ -195,7 +195,7 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
     try {
       payload = JSON.parse(decoder.decode(bytes));
     } catch {
-      return reply({ error: `job "${name}": the body is not valid JSON` }, 489, NON_RETRYABLE);
+      return reply({ error: `job "${name}": the body is not valid JSON`, issues: [{ message: "the body is not valid JSON", path: [] }] }, 489, NON_RETRYABLE);
     }
     // The job's schema is called directly, awaited only when it is asynchronous (as validateInput).
     let validation = job.input["~standard"].validate(payload);
