@@ -207,6 +207,38 @@ describe("Http1Client", () => {
     expect(requests).toBe(3);
   });
 
+  test("a reused connection that dies while the server works on the request: not sent twice, the attempt fails", async () => {
+    const served = new WeakMap<object, number>();
+    let requests = 0;
+    const url = await rawServer((_, socket) => {
+      requests++;
+      const n = (served.get(socket) ?? 0) + 1;
+      served.set(socket, n);
+      if (n === 2) setTimeout(() => socket.destroy(), 300); // read, worked on, then the process died
+      else socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+    expect((await send(url)).status).toBe(200);
+    await expect(send(url)).rejects.toThrow();
+    expect(requests).toBe(2);
+  });
+
+  test("a status line that is not HTTP/1.x, a space and three digits fails the request", async () => {
+    for (const line of ["HTTP/1.1 2e2 OK", "HTTP/1.1X200 OK", "HTTP/1.1 2000 OK", "HTTP/1.1 200OK", "HTTP/1.1 099 Low"]) {
+      const url = await rawServer((_, socket) => socket.end(`${line}\r\nContent-Length: 2\r\n\r\nok`));
+      await expect(send(url)).rejects.toThrow(/malformed response/);
+    }
+    const bare = await rawServer((_, socket) => socket.write("HTTP/1.1 204\r\n\r\n"));
+    expect((await send(bare)).status).toBe(204);
+  });
+
+  test("a head with bare LF line ends is read (as fetch reads it)", async () => {
+    const url = await rawServer((_, socket) => socket.write("HTTP/1.1 200 OK\nContent-Length: 2\nConnection: keep-alive\n\nok"));
+    const response = await send(url);
+    expect(response.status).toBe(200);
+    expect(text(response.body)).toBe("ok");
+    expect(headerLines(response.head)).toEqual([["Content-Length", "2"], ["Connection", "keep-alive"]]);
+  });
+
   test("a large body is written whole (partial writes resume on drain)", async () => {
     let received = 0;
     const url = await rawServer((request, socket) => {

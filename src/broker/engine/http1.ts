@@ -108,6 +108,15 @@ export function httpTarget(url: string): HttpTarget | undefined {
 const CR = 13;
 const LF = 10;
 const CRLF2 = Buffer.from("\r\n\r\n");
+const LF2 = Buffer.from("\n\n");
+const LFCRLF = Buffer.from("\n\r\n");
+/**
+ * A reused connection closed this soon after the request was written, with no answer: the
+ * server's idle close crossing our write, so the request is sent again on a new connection. Later,
+ * the server may have read the request and died working on it: the attempt fails (and is retried
+ * as one, visibly), rather than being sent twice within one attempt.
+ */
+const STALE_CLOSE_MS = 100;
 /** A response head, a chunk-size line or the trailers longer than this fail the request. */
 export const MAX_RESPONSE_HEAD = 64 * 1024;
 
@@ -156,6 +165,7 @@ class Connection {
     this.buffer = EMPTY;
     this.parts = [];
     this.have = 0;
+    pending.sentAt = performance.now();
     const written = this.socket!.write(request);
     if (written < request.length) this.unsent = request.subarray(Math.max(0, written));
   }
@@ -197,7 +207,7 @@ class Connection {
       return;
     }
     this.pending = undefined;
-    if (!this.received && pending.mayRetry) {
+    if (!this.received && pending.mayRetry && (this.unsent !== undefined || performance.now() - pending.sentAt < STALE_CLOSE_MS)) {
       pending.client.send(pending, undefined);
       return;
     }
@@ -255,10 +265,20 @@ class Connection {
     for (;;) {
       switch (this.state) {
         case Read.Head: {
-          const end = data.indexOf(CRLF2, at);
-          if (end < 0) return this.wait(data, at, "response head");
-          this.state = this.readHead(data.toString("latin1", at, end));
-          at = end + 4;
+          let end = data.indexOf(CRLF2, at);
+          let next = end + 4;
+          let head: string;
+          if (end >= 0) head = data.toString("latin1", at, end);
+          else {
+            // Bare LF line ends, which a recipient may accept (RFC 9112 §2.2; fetch does).
+            const bare = firstOf(data.indexOf(LF2, at), data.indexOf(LFCRLF, at));
+            if (bare < 0) return this.wait(data, at, "response head");
+            end = bare;
+            next = data[bare + 1] === LF ? bare + 2 : bare + 3;
+            head = data.toString("latin1", at, end).replace(/\r?\n/g, "\r\n").replace(/\r$/, "");
+          }
+          this.state = this.readHead(head);
+          at = next;
           if (this.state === Read.Length && this.remaining === 0) return this.end(data, at, EMPTY);
           continue;
         }
@@ -323,8 +343,10 @@ class Connection {
 
   /** Reads a response head; returns the state it leads to (still Head after a 1xx). */
   readHead(head: string): ReadState {
-    const status = Number(head.slice(9, 12));
-    if (!head.startsWith("HTTP/1.") || !(status >= 100 && status <= 999)) throw new Error(`malformed response: ${head.slice(0, 40)}`);
+    // "HTTP/1.x", a space, three digits, then a space or the line's end: Number() alone reads "2e2" as 200.
+    const line = /^HTTP\/1\.[01] ([1-9]\d\d)(?: |\r|$)/.exec(head);
+    if (!line) throw new Error(`malformed response: ${JSON.stringify(head.slice(0, 40))}`);
+    const status = Number(line[1]);
     if (status >= 100 && status < 200 && status !== 101) return Read.Head; // 100 Continue and friends: the real response follows
     // Only the framing headers are read here, from a lowercased copy; the rest when asked for.
     const lower = head.toLowerCase();
@@ -385,6 +407,8 @@ class Pending {
   done = false;
   /** Sent on a reused connection and nothing came back yet: a close may be that connection's idle end. */
   mayRetry = false;
+  /** When the request was last written (performance.now()). */
+  sentAt = 0;
   readonly client: Http1Client;
   readonly target: HttpTarget;
   readonly request: Uint8Array;
@@ -537,4 +561,9 @@ export class Http1Client {
     connection.socket = await this.#connect({ hostname: target.hostname, port: target.port, data: connection, socket: HANDLERS });
     return connection;
   }
+}
+
+/** The smaller of two `indexOf` results, -1 when both are. */
+function firstOf(a: number, b: number): number {
+  return a < 0 ? b : b < 0 ? a : Math.min(a, b);
 }
