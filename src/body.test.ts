@@ -18,10 +18,28 @@ describe("readBody", () => {
     expect(await readBody(req, 100)).toEqual(bytes(100));
   });
 
-  test("a declared Content-Length over the limit is refused before reading", async () => {
-    const req = new Request("http://x/", { method: "POST", body: bytes(10), headers: { "Content-Length": "101" } });
-    await expect(readBody(req, 100)).rejects.toBeInstanceOf(BodyTooLargeError);
-    expect(req.bodyUsed).toBe(false);
+  test("a body over the limit is refused, read to its end and dropped, so the connection stays usable", async () => {
+    let pulled = 0;
+    const chunks = [bytes(60), bytes(60), bytes(60)];
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const chunk = chunks.shift();
+        if (chunk) {
+          pulled++;
+          controller.enqueue(chunk);
+        } else controller.close();
+      },
+    });
+    const declared = new Request("http://x/", { method: "POST", body, duplex: "half", headers: { "Content-Length": "180" } } as RequestInit);
+    await expect(readBody(declared, 100)).rejects.toBeInstanceOf(BodyTooLargeError);
+    expect(pulled).toBe(3);
+  });
+
+  test("a body that never ends is dropped within the time bound", async () => {
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(bytes(200)) }); // then nothing, never closed
+    const started = Date.now();
+    await expect(readBody(new Request("http://x/", { method: "POST", body, duplex: "half" } as RequestInit), 100)).rejects.toBeInstanceOf(BodyTooLargeError);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   test("a streamed body without a length is joined, and cut off past the limit", async () => {

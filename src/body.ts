@@ -8,12 +8,16 @@ export class BodyTooLargeError extends Error {
 
 /**
  * Reads a request body into bytes, at most `limit` of them: a declared `Content-Length` over the
- * limit is refused before reading, and a streamed body is cut off as soon as it passes the limit.
+ * limit is refused without keeping any of it, and a streamed body as soon as it passes the limit;
+ * the rest is read and dropped (see {@link discardBody}).
  */
 export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
   const length = request.headers.get("content-length");
   const declared = length === null ? Number.NaN : Number(length);
-  if (declared > limit) throw new BodyTooLargeError(limit);
+  if (declared > limit) {
+    await discardBody(request);
+    throw new BodyTooLargeError(limit);
+  }
   // A declared length within the limit: one native read, much cheaper than pulling the stream
   // chunk by chunk. The runtime enforces Content-Length, so the body cannot exceed it. Reading
   // `request.body` is left to the other case: some runtimes make the stream only when it is read.
@@ -31,7 +35,7 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await reader.cancel().catch(() => {});
+      await discardRest(reader, size);
       throw new BodyTooLargeError(limit);
     }
     chunks.push(value);
@@ -44,4 +48,36 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
     offset += chunk.byteLength;
   }
   return bytes;
+}
+
+/** The most bytes, and time, spent reading a refused body to its end. */
+const DISCARD_BYTES = 64 * 1024 * 1024;
+const DISCARD_MS = 500;
+
+/**
+ * Reads a body nobody will use to its end, keeping none of it, within 64 MiB and 500 ms. Some
+ * servers (workerd) reset a connection whose request body was not read: the caller would never
+ * see an early answer (a 489 it must not retry), and the next request on the connection would fail.
+ */
+export async function discardBody(request: Request): Promise<void> {
+  if (!request.body || request.bodyUsed) return;
+  await discardRest(request.body.getReader(), 0);
+}
+
+async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>, read: number): Promise<void> {
+  const timer = setTimeout(() => void reader.cancel().catch(() => {}), DISCARD_MS);
+  try {
+    let size = read;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      size += value.byteLength;
+      if (size > DISCARD_BYTES) break;
+    }
+    await reader.cancel();
+  } catch {
+    // Cancelled at the time limit, or the connection broke: nothing more to read.
+  } finally {
+    clearTimeout(timer);
+  }
 }

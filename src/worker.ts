@@ -1,6 +1,6 @@
 import type { Context, Env } from "hono";
 import { Hono } from "hono/tiny";
-import { BodyTooLargeError, readBody } from "./body.ts";
+import { BodyTooLargeError, discardBody, readBody } from "./body.ts";
 import { MAX_ATTEMPTS_HEADER } from "./headers.ts";
 import { MAX_TIMER_MS, parseDuration } from "./duration.ts";
 import {
@@ -161,11 +161,16 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
     // Served on its own, Hono's tiny router lets "/job/" match "/:job"; mounted, it does not.
     if (c.req.path.endsWith("/")) return noRoute(c as Context<E>);
     if (c.req.method !== "POST") {
+      await discardBody(c.req.raw);
       return reply({ error: `method ${c.req.method} not allowed: deliveries are POST` }, 405, { Allow: "POST" });
     }
     const name = c.req.param("job");
     const entry = handlers.get(name);
-    if (!entry) return reply({ error: `unknown job "${name}"` }, 489, NON_RETRYABLE);
+    if (!entry) {
+      // Read first: an answer sent before the body is read can be lost with the connection (workerd).
+      await discardBody(c.req.raw);
+      return reply({ error: `unknown job "${name}"` }, 489, NON_RETRYABLE);
+    }
     const { job, run, timeoutMs } = entry;
 
     let bytes: Uint8Array;

@@ -101,6 +101,17 @@ describe("Workers example, in workerd (Miniflare)", () => {
     expect(lines.some((l) => l.includes("user 666")), output()).toBe(false);
   });
 
+  test("an early 489 (unknown job) with a large body reaches the caller, and the connection stays usable", async () => {
+    // workerd resets a connection whose request body was not read: the answer must come after it is.
+    const body = "x".repeat(400 * 1024);
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(`${workerUrl}/no-such-job`, { method: "POST", body, headers: { "content-type": "application/json" } });
+      expect(response.status).toBe(489);
+      expect(response.headers.get("upstash-nonretryable-error")).toBe("true");
+      expect(((await response.json()) as { error: string }).error).toMatch(/unknown job "no-such-job"/);
+    }
+  });
+
   test("without signing key bindings every delivery is refused, and the error names the binding", async () => {
     const bare: string[] = [];
     const unconfigured = await startWorkerd(script, { WORKER_URL: "http://127.0.0.1/jobs" }, 0, bare);
