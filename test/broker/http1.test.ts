@@ -192,34 +192,33 @@ describe("Http1Client", () => {
     expect(requests).toBe(2);
   });
 
-  test("a reused connection closed before any answer: the request is sent again on a new one", async () => {
+  /** A server answering 200, except the second request on a connection, which `drop` ends instead. */
+  async function droppingSecond(drop: (socket: import("node:net").Socket) => void) {
     const served = new WeakMap<object, number>();
-    let requests = 0;
-    const url = await rawServer((_, socket) => {
-      requests++;
+    const counted = { url: "", requests: 0 };
+    counted.url = await rawServer((_, socket) => {
+      counted.requests++;
       const n = (served.get(socket) ?? 0) + 1;
       served.set(socket, n);
-      if (n === 2) socket.destroy(); // the race a keep-alive timeout makes
+      if (n === 2) drop(socket);
       else socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     });
-    expect((await send(url)).status).toBe(200);
-    expect((await send(url)).status).toBe(200);
-    expect(requests).toBe(3);
+    return counted;
+  }
+
+  test("a reused connection closed before any answer: the request is sent again on a new one", async () => {
+    const server = await droppingSecond((socket) => socket.destroy()); // the race a keep-alive timeout makes
+    expect((await send(server.url)).status).toBe(200);
+    expect((await send(server.url)).status).toBe(200);
+    expect(server.requests).toBe(3);
   });
 
   test("a reused connection that dies while the server works on the request: not sent twice, the attempt fails", async () => {
-    const served = new WeakMap<object, number>();
-    let requests = 0;
-    const url = await rawServer((_, socket) => {
-      requests++;
-      const n = (served.get(socket) ?? 0) + 1;
-      served.set(socket, n);
-      if (n === 2) setTimeout(() => socket.destroy(), 300); // read, worked on, then the process died
-      else socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    });
-    expect((await send(url)).status).toBe(200);
-    await expect(send(url)).rejects.toThrow();
-    expect(requests).toBe(2);
+    // Read, worked on, then the process died.
+    const server = await droppingSecond((socket) => setTimeout(() => socket.destroy(), 300));
+    expect((await send(server.url)).status).toBe(200);
+    await expect(send(server.url)).rejects.toThrow();
+    expect(server.requests).toBe(2);
   });
 
   test("a status line that is not HTTP/1.x, a space and three digits fails the request", async () => {
