@@ -62,6 +62,9 @@ test("while writes fail, a refused publish or API change is a JSON 500 and leave
     const flow = await api("/v2/flowControl/full-key");
     expect(flow.status === 404 || ((await flow.json()) as { isPaused: boolean }).isPaused === false).toBe(true);
     expect((await api("/v2/topics/made-before")).status).toBe(200);
+    // An enqueue refused this way does not leave its new queue behind either.
+    expect((await api("/v2/enqueue/never-stored/http://127.0.0.1:9/x", { method: "POST", body: "x" })).status).toBe(500);
+    expect((await api("/v2/queues/never-stored")).status).toBe(404);
   } finally {
     child.kill();
     await child.exited;

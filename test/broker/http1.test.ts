@@ -230,6 +230,14 @@ describe("Http1Client", () => {
     expect((await send(bare)).status).toBe(204);
   });
 
+  test("a chunked body with bare LF line ends, trailers too, is read", async () => {
+    for (const tail of ["0\n\n", "0\nX-Trailer: 1\n\n"]) {
+      const url = await rawServer((_, socket) => socket.write(`HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n2\nok\n3\n!!!\n${tail}`));
+      const response = await send(url, "hi", "POST", 1000);
+      expect(text(response.body)).toBe("ok!!!");
+    }
+  });
+
   test("a head with bare LF line ends is read (as fetch reads it)", async () => {
     const url = await rawServer((_, socket) => socket.write("HTTP/1.1 200 OK\nContent-Length: 2\nConnection: keep-alive\n\nok"));
     const response = await send(url);

@@ -31,6 +31,8 @@ export interface Entry extends HeapItem {
   holdsFlow: boolean;
   /** Waiting in its flow-control key's `wait` list. */
   atFlow: boolean;
+  /** Its enqueue declared its queue (taken back with it if the commit fails). */
+  declaredQueue: boolean;
   active: boolean;
   canceled: boolean;
 }
@@ -152,7 +154,14 @@ export class Engine {
       writer.insertMessage(seq, message, body, message.notBefore);
       this.#o.emit(makeEvent(message, "CREATED", message.notBefore > message.createdAt ? { nextDeliveryTime: message.notBefore } : undefined));
       this.live.set(entry.id, entry);
-      if (entry.queue) this.ensureQueue(entry.queue).pending++;
+      if (entry.queue) {
+        const queue = this.#queue(entry.queue);
+        if (!queue.declared) {
+          this.#declare(queue);
+          entry.declaredQueue = true;
+        }
+        queue.pending++;
+      }
       if (entry.flowKey) {
         const flow = this.#flow(entry.flowKey);
         flow.pending++;
@@ -171,6 +180,12 @@ export class Engine {
     for (const entry of entries) {
       if (this.live.get(entry.id) !== entry) continue;
       entry.canceled = true;
+      // A queue this enqueue declared was not stored either: undeclared, so the next enqueue
+      // stores it (else the queue would be gone after a restart).
+      if (entry.declaredQueue) {
+        const queue = this.queues.get(entry.queue!);
+        if (queue) queue.declared = false;
+      }
       this.#forget(entry);
     }
   }
@@ -226,15 +241,11 @@ export class Engine {
 
   // queues
 
-  /** The queue, created (parallelism 1) and stored when missing, as an enqueue does. */
-  ensureQueue(name: string): QueueState<Entry> {
-    const queue = this.#queue(name);
-    if (!queue.declared) {
-      queue.declared = true;
-      const record = queue.record;
-      this.#o.writer.write(() => this.#o.store.upsertQueue(record));
-    }
-    return queue;
+  /** Declares a queue an enqueue made (parallelism 1), stored with the enqueue's own commit. */
+  #declare(queue: QueueState<Entry>): void {
+    queue.declared = true;
+    const record = queue.record;
+    this.#o.writer.write(() => this.#o.store.upsertQueue(record));
   }
 
   // The API's changes below are applied once their commit is done (or undone when it fails), so
@@ -730,6 +741,6 @@ export class Engine {
 function newEntry(seq: number, id: string, due: number, retried: number, queue: string | undefined, flowKey: string | undefined): Entry {
   return {
     seq, id, due, retried, queue, flowKey, heapIndex: -1,
-    message: undefined, body: undefined, bodyHash: undefined, holdsQueue: false, holdsFlow: false, atFlow: false, active: false, canceled: false,
+    message: undefined, body: undefined, bodyHash: undefined, holdsQueue: false, holdsFlow: false, atFlow: false, declaredQueue: false, active: false, canceled: false,
   };
 }

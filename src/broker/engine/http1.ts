@@ -308,9 +308,11 @@ class Connection {
           continue;
         }
         case Read.ChunkEnd: {
-          if (data.length - at < 2) return this.wait(data, at, "chunk");
-          if (data[at] !== CR || data[at + 1] !== LF) throw new Error("malformed chunked response");
-          at += 2;
+          // CRLF, or a bare LF as in the head.
+          if (data.length - at < 1 || (data[at] === CR && data.length - at < 2)) return this.wait(data, at, "chunk");
+          if (data[at] === LF) at += 1;
+          else if (data[at] === CR && data[at + 1] === LF) at += 2;
+          else throw new Error("malformed chunked response");
           this.state = Read.ChunkSize;
           continue;
         }
@@ -318,10 +320,13 @@ class Connection {
           // The last chunk's line is read; then an empty line, or trailer fields and an empty line.
           let end: number;
           if (data.length - at >= 2 && data[at] === CR && data[at + 1] === LF) end = at + 2;
+          else if (data.length - at >= 1 && data[at] === LF) end = at + 1;
           else {
-            const trailers = data.indexOf(CRLF2, at);
+            const crlf = data.indexOf(CRLF2, at);
+            const bare = firstOf(data.indexOf(LF2, at), data.indexOf(LFCRLF, at));
+            const trailers = firstOf(crlf, bare);
             if (trailers < 0) return this.wait(data, at, "trailers");
-            end = trailers + 4;
+            end = trailers === crlf ? crlf + 4 : data[trailers + 1] === LF ? trailers + 2 : trailers + 3;
           }
           return this.end(data, end, this.joined());
         }
