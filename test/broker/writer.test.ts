@@ -33,29 +33,3 @@ test("a failed commit rejects with the write's own error, not ROLLBACK's", async
     real.close();
   }
 });
-
-test("after a failed batch, its message deletes and events go with the next one", async () => {
-  const db = await openDatabase(":memory:");
-  const store = new Store(db, true);
-  const writer = new GroupWriter(store, () => {});
-  try {
-    const message = { messageId: "msg_1", url: "http://127.0.0.1:9/x", method: "POST", header: {}, maxRetries: 0, notBefore: 0, createdAt: 0 };
-    writer.insertMessage(1, message, new Uint8Array(0), 0);
-    await writer.commit();
-    expect(store.pending().map((r) => r.id)).toEqual(["msg_1"]);
-    // Delivered: its delete and event join a batch that fails for another write's sake.
-    writer.deleteMessage(1);
-    writer.event({ time: 1, state: "DELIVERED", messageId: "msg_1", url: message.url });
-    await expect(
-      writer.commit(() => {
-        throw new Error("disk I/O error");
-      }),
-    ).rejects.toThrow("disk I/O error");
-    await writer.commit();
-    expect(store.pending()).toEqual([]);
-    expect(store.findEvents("1", [], Number.MAX_SAFE_INTEGER, 10).map((r) => r.event.state)).toEqual(["DELIVERED"]);
-  } finally {
-    writer.close();
-    db.close();
-  }
-});

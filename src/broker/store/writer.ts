@@ -4,9 +4,6 @@ import type { MessageInsert, Store } from "./store.ts";
 
 type Waiter = { resolve: () => void; reject: (error: unknown) => void };
 
-/** Events of failed batches kept for the next one, at most. */
-const MAX_RETRIED_EVENTS = 100_000;
-
 /**
  * Group commit: writes are collected and run in one transaction, and the promises of
  * {@link GroupWriter.commit} resolve only after that transaction is committed. A transaction per
@@ -120,17 +117,6 @@ export class GroupWriter {
     } catch (error) {
       this.#onError(error);
       for (const waiter of waiters) waiter.reject(error);
-      // Nobody waits for these rows, and they cannot fail by themselves (no constraint to break):
-      // they go with the next batch rather than be lost, so a delivered or canceled message is not
-      // delivered again after a restart. (Closures are not retried: one that always fails would
-      // fail every later batch.) Events kept this way are bounded, the newest kept, should writes
-      // fail for long; deletes are bounded by the messages the broker holds.
-      if (!this.#closed && events.length + deletes.length > 0) {
-        const kept = events.concat(this.#events);
-        this.#events = kept.length > MAX_RETRIED_EVENTS ? kept.slice(-MAX_RETRIED_EVENTS) : kept;
-        this.#deletes = deletes.concat(this.#deletes);
-        this.#linger();
-      }
       return;
     }
     for (const waiter of waiters) waiter.resolve();
