@@ -205,9 +205,11 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   // request that arrives before the resume waits for it.
   let opened: () => void = () => {};
   let open = false;
+  let failed = false;
   const opening = new Promise<void>((resolve) => (opened = resolve));
+  const notStarted = () => Response.json({ error: "the broker could not start" }, { status: 503 });
   const fetchWhenOpen = (request: Request, env: ServeEnv) =>
-    open ? app.fetch(request, env) : opening.then(() => app.fetch(request, env));
+    open ? app.fetch(request, env) : opening.then(() => (failed ? notStarted() : app.fetch(request, env)));
 
   const host = options.host?.trim() || "127.0.0.1"; // empty would mean every interface
   let server;
@@ -235,6 +237,9 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
       throw new Error(`cannot use the database ${path}: ${(error as Error).message}`, { cause: error });
     }
   } catch (error) {
+    // Requests that waited for the start are answered, so closing the server does not wait on them.
+    failed = true;
+    opened();
     await redisRest?.close();
     await server?.close();
     await engine.stop(0);

@@ -229,3 +229,26 @@ test("a database file removed while the broker runs: publishes are refused (500)
     await broker.close();
   }
 });
+
+test("a queue created through the API while an enqueue to it is staged keeps the API's settings, after a restart too", async () => {
+  const db = join(dir, "queue-race.sqlite");
+  const broker = await createBroker({ port: 0, db, log: false });
+  const auth = { authorization: `Bearer ${broker.token}` };
+  const names = Array.from({ length: 10 }, (_, i) => `raced-${i}`);
+  await Promise.all(
+    names.flatMap((name) => [
+      fetch(`${broker.url}/v2/queues`, { method: "POST", headers: auth, body: JSON.stringify({ queueName: name, parallelism: 5, paused: true }) }),
+      fetch(`${broker.url}/v2/enqueue/${name}/http://127.0.0.1:9/x`, { method: "POST", headers: auth, body: "x" }),
+    ]),
+  );
+  const settings = async (b: Awaited<ReturnType<typeof createBroker>>) =>
+    Promise.all(names.map(async (name) => (await (await fetch(`${b.url}/v2/queues/${name}`, { headers: { authorization: `Bearer ${b.token}` } })).json()) as { parallelism: number; paused: boolean }));
+  for (const queue of await settings(broker)) expect(queue).toMatchObject({ parallelism: 5, paused: true });
+  await broker.close();
+  const next = await createBroker({ port: 0, db, log: false });
+  try {
+    for (const queue of await settings(next)) expect(queue).toMatchObject({ parallelism: 5, paused: true });
+  } finally {
+    await next.close();
+  }
+});

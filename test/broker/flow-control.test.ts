@@ -187,3 +187,29 @@ test("with the global bound full, a rate still counts starts: no burst once a sl
     slow.close();
   }
 }, 15_000);
+
+test("a pause and a resume of one key failing together in one batch leave the key as stored (not paused)", async () => {
+  const { Store } = await import("../../src/broker/store/store.ts");
+  const own = await startBroker();
+  const putFlow = Store.prototype.putFlow;
+  // Fault injection at the storage seam: the write fails as a full disk would.
+  Store.prototype.putFlow = () => {
+    throw new Error("disk I/O error");
+  };
+  try {
+    const auth = { authorization: `Bearer ${own.token}` };
+    const answers = await Promise.all([
+      own.app.request("/v2/flowControl/both-failed/pause", { method: "POST", headers: auth }),
+      own.app.request("/v2/flowControl/both-failed/resume", { method: "POST", headers: auth }),
+    ]);
+    expect(answers.map((r) => r.status)).toEqual([500, 500]);
+  } finally {
+    Store.prototype.putFlow = putFlow;
+  }
+  try {
+    const info = await own.api("/v2/flowControl/both-failed");
+    expect(info.status === 404 || ((await info.json()) as { isPaused: boolean }).isPaused === false).toBe(true);
+  } finally {
+    await own.close();
+  }
+});

@@ -244,6 +244,9 @@ describe("Http1Client", () => {
     expect(response.status).toBe(200);
     expect(text(response.body)).toBe("ok");
     expect(headerLines(response.head)).toEqual([["Content-Length", "2"], ["Connection", "keep-alive"]]);
+    // A CRLFCRLF in the body of a bare-LF response is body, not the head's end.
+    const tricky = await rawServer((_, socket) => socket.write("HTTP/1.1 200 OK\nContent-Length: 6\n\na\r\n\r\nb"));
+    expect(text((await send(tricky)).body)).toBe("a\r\n\r\nb");
   });
 
   test("a large body is written whole (partial writes resume on drain)", async () => {

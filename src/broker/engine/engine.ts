@@ -12,7 +12,7 @@ import type { BrokerEvent, CallbackOptions, FailedResponse, QueueRecord, StoredM
 import { type AttemptResult, attemptDelivery, type FetchLike } from "./deliver.ts";
 import type { Http1Client } from "./http1.ts";
 import { Fifo } from "./fifo.ts";
-import { FlowState } from "./flow-control.ts";
+import { type FlowSettings, FlowState } from "./flow-control.ts";
 import { type HeapItem, TimerHeap } from "./heap.ts";
 import { QueueState } from "./queue-state.ts";
 
@@ -241,11 +241,14 @@ export class Engine {
 
   // queues
 
-  /** Declares a queue an enqueue made (parallelism 1), stored with the enqueue's own commit. */
+  /**
+   * Declares a queue an enqueue made (parallelism 1), stored with the enqueue's own commit, unless
+   * it is stored by then: an API upsert committing in the same batch keeps its settings.
+   */
   #declare(queue: QueueState<Entry>): void {
     queue.declared = true;
     const record = queue.record;
-    this.#o.writer.write(() => this.#o.store.upsertQueue(record));
+    this.#o.writer.write(() => this.#o.store.insertQueue(record));
   }
 
   // The API's changes below are applied once their commit is done (or undone when it fails), so
@@ -285,23 +288,20 @@ export class Engine {
     return this.flows.get(key);
   }
 
-  /**
-   * Pauses or resumes a key, or pins/unpins/resets it; stored so a restart keeps it. The change
-   * holds from now (a pause stops new starts at once) and is undone if it cannot be stored.
-   */
-  async updateFlow(key: string, change: (flow: FlowState<Entry>) => void): Promise<FlowState<Entry>> {
+  /** Pauses or resumes a key, or pins/unpins/resets it; stored so a restart keeps it, and applied then. */
+  async updateFlow(key: string, change: (flow: FlowSettings) => void): Promise<FlowState<Entry>> {
+    const current = this.#flow(key);
+    const before: FlowSettings = { paused: current.paused, pinned: current.pinned, windowStart: current.windowStart };
+    const after: FlowSettings = { ...before };
+    change(after);
+    const { paused, pinned } = after;
+    await this.#o.writer.commit(() => this.#o.store.putFlow(key, paused, pinned ? JSON.stringify(pinned) : null));
+    // Applied once stored, and only what this change touched: changes settle in commit order.
     const flow = this.#flow(key);
-    const before = { paused: flow.paused, pinned: flow.pinned, windowStart: flow.windowStart, windowCount: flow.windowCount };
-    change(flow);
-    const { paused, pinned } = flow;
-    try {
-      await this.#o.writer.commit(() => this.#o.store.putFlow(key, paused, pinned ? JSON.stringify(pinned) : null));
-    } catch (error) {
-      Object.assign(flow, before);
-      throw error;
-    } finally {
-      this.#pumpFlow(flow);
-    }
+    if (after.paused !== before.paused) flow.paused = after.paused;
+    if (after.pinned !== before.pinned) flow.pinned = after.pinned;
+    if (after.windowStart !== before.windowStart) flow.windowStart = after.windowStart;
+    this.#pumpFlow(flow);
     return flow;
   }
 

@@ -8,6 +8,13 @@ export interface PinnedFlow {
   period?: number;
 }
 
+/** What the API changes on a key (pause, pin, a rate reset). */
+export interface FlowSettings {
+  paused: boolean;
+  pinned: PinnedFlow | null;
+  windowStart: number;
+}
+
 /**
  * The state of one flow-control key: at most `parallelism` attempts in flight, at most `rate`
  * starts per `period` seconds (a fixed window that opens at its first start). Messages that may

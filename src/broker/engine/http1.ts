@@ -265,16 +265,23 @@ class Connection {
     for (;;) {
       switch (this.state) {
         case Read.Head: {
-          let end = data.indexOf(CRLF2, at);
-          let next = end + 4;
+          // The status line's end tells the head's line ends: CRLF, or bare LF, which a recipient
+          // may accept (RFC 9112 §2.2; fetch does). Searched for by that kind only, so a CRLFCRLF
+          // in the body of a bare-LF response is never taken for the head's end.
+          const firstLf = data.indexOf(LF, at);
+          if (firstLf < 0) return this.wait(data, at, "response head");
+          let end: number;
+          let next: number;
           let head: string;
-          if (end >= 0) head = data.toString("latin1", at, end);
-          else {
-            // Bare LF line ends, which a recipient may accept (RFC 9112 §2.2; fetch does).
-            const bare = firstOf(data.indexOf(LF2, at), data.indexOf(LFCRLF, at));
-            if (bare < 0) return this.wait(data, at, "response head");
-            end = bare;
-            next = data[bare + 1] === LF ? bare + 2 : bare + 3;
+          if (firstLf > at && data[firstLf - 1] === CR) {
+            end = data.indexOf(CRLF2, at);
+            if (end < 0) return this.wait(data, at, "response head");
+            next = end + 4;
+            head = data.toString("latin1", at, end);
+          } else {
+            end = firstOf(data.indexOf(LF2, at), data.indexOf(LFCRLF, at));
+            if (end < 0) return this.wait(data, at, "response head");
+            next = data[end + 1] === LF ? end + 2 : end + 3;
             head = data.toString("latin1", at, end).replace(/\r?\n/g, "\r\n").replace(/\r$/, "");
           }
           this.state = this.readHead(head);

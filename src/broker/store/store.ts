@@ -172,6 +172,7 @@ export class Store {
       upsertQueue: p(
         "INSERT INTO queues (name, parallelism, paused, created_at, updated_at) VALUES (?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET parallelism = excluded.parallelism, paused = excluded.paused, updated_at = excluded.updated_at",
       ),
+      insertQueue: p("INSERT INTO queues (name, parallelism, paused, created_at, updated_at) VALUES (?,?,?,?,?) ON CONFLICT(name) DO NOTHING"),
       deleteQueue: p("DELETE FROM queues WHERE name = ?"),
       queues: p("SELECT * FROM queues ORDER BY name"),
       upsertSchedule: p(
@@ -322,6 +323,11 @@ export class Store {
   }
 
   // queues, schedules, URL groups, dedup, flow control, meta
+
+  /** Stores a queue unless one of that name is stored (an enqueue's, which must not override the API's). */
+  insertQueue(queue: QueueRecord): void {
+    this.#s.insertQueue!.run(queue.name, queue.parallelism, queue.paused ? 1 : 0, queue.createdAt, queue.updatedAt);
+  }
 
   upsertQueue(queue: QueueRecord): void {
     this.#s.upsertQueue!.run(queue.name, queue.parallelism, queue.paused ? 1 : 0, queue.createdAt, queue.updatedAt);
