@@ -154,7 +154,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
     writer.event(event);
     if (++eventsSincePrune >= pruneEvery) {
       eventsSincePrune = 0;
-      writer.write(() => store.pruneEvents(maxEvents));
+      writer.writeAfterEvents(() => store.pruneEvents(maxEvents));
     }
     if (options.onEvent) {
       try {

@@ -14,11 +14,14 @@ type Waiter = { resolve: () => void; reject: (error: unknown) => void };
  *
  * The hot writes (message inserts, events, message deletes) are not closures but rows, written
  * with multi-row statements: per batch, the inserts first, then the other writes in their order,
- * then the events, then the deletes. Each message's own writes keep their order that way (insert,
- * retry updates or DLQ move, delete), and events keep theirs.
+ * then the events, then the writes that must see them (pruning the log), then the deletes. Each
+ * message's own writes keep their order that way (insert, retry updates or DLQ move, delete), and
+ * events keep theirs.
  */
 export class GroupWriter {
   #ops: (() => void)[] = [];
+  /** Writes that must see this batch's events (pruning the event log). */
+  #afterEvents: (() => void)[] = [];
   #inserts: MessageInsert[] = [];
   #events: BrokerEvent[] = [];
   #deletes: number[] = [];
@@ -48,6 +51,13 @@ export class GroupWriter {
   write(op: () => void): void {
     if (this.#closed) return;
     this.#ops.push(op);
+    this.#linger();
+  }
+
+  /** Queues a write that runs after the batch's events are inserted (nobody waits for it). */
+  writeAfterEvents(op: () => void): void {
+    if (this.#closed) return;
+    this.#afterEvents.push(op);
     this.#linger();
   }
 
@@ -88,12 +98,14 @@ export class GroupWriter {
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
     this.#lingerTimer = undefined;
     const ops = this.#ops;
+    const afterEvents = this.#afterEvents;
     const inserts = this.#inserts;
     const events = this.#events;
     const deletes = this.#deletes;
     const waiters = this.#waiters;
-    if (ops.length + inserts.length + events.length + deletes.length + waiters.length === 0) return;
+    if (ops.length + afterEvents.length + inserts.length + events.length + deletes.length + waiters.length === 0) return;
     this.#ops = [];
+    this.#afterEvents = [];
     this.#inserts = [];
     this.#events = [];
     this.#deletes = [];
@@ -105,6 +117,7 @@ export class GroupWriter {
         if (inserts.length > 0) this.#store.insertMessages(inserts);
         for (const op of ops) op();
         if (events.length > 0) this.#store.insertEvents(events);
+        for (const op of afterEvents) op();
         if (deletes.length > 0) this.#store.deleteMessages(deletes);
         this.#db.exec("COMMIT");
       } catch (error) {
