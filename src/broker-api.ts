@@ -1,5 +1,6 @@
 import { parseDuration } from "./duration.ts";
 import { BrokerError, BrokerUnreachableError, callName, ConfigError } from "./errors.ts";
+import { isHeaderValue } from "./headers.ts";
 import type { EnqueueOptions } from "./job.ts";
 
 // The part of the QStash v2 HTTP API that `createClient` uses, spoken with `fetch` directly. It sends
@@ -54,7 +55,7 @@ export function brokerApi(options: BrokerApiOptions): BrokerApi {
     const all = { ...headers, Authorization: authorization };
     // A value fetch refuses would throw inside the retry loop and pass for a network error.
     for (const [name, value] of Object.entries(all)) {
-      if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) {
+      if (!isHeaderValue(value)) {
         const shown = name === "Authorization" ? "the token" : JSON.stringify(value);
         throw new ConfigError(`${callName(method, path)}: header ${name} cannot be sent (a line break, or a character beyond Latin-1): ${shown}`);
       }

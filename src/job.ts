@@ -1,6 +1,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { type Duration, parseDuration } from "./duration.ts";
 import { ConfigError } from "./errors.ts";
+import { isHeaderValue } from "./headers.ts";
 
 /** Per-key flow control, as QStash applies it: at most `parallelism` in flight, `rate` starts per `period`. */
 export interface FlowControl {
@@ -155,17 +156,15 @@ export function checkDeliveryOptions(where: string, options: DeliveryOptions): v
     const value = (options as EnqueueOptions)[field];
     if (value !== undefined && typeof value !== "string") fail(`"${field}" must be a string, got ${typeof value}`);
   }
-  // Sent as header values: a line break, or a character beyond Latin-1, is one fetch cannot send.
-  const headerSafe = (value: string) => /^[\t\x20-\x7e\x80-\xff]*$/.test(value);
   for (const field of ["label", "deduplicationId", "callback", "failureCallback"] as const) {
     const value = (options as EnqueueOptions)[field];
-    if (value !== undefined && !headerSafe(value)) fail(`"${field}" cannot be sent as a header (a line break, or a character beyond Latin-1): ${JSON.stringify(value)}`);
+    if (value !== undefined && !isHeaderValue(value)) fail(`"${field}" cannot be sent as a header (a line break, or a character beyond Latin-1): ${JSON.stringify(value)}`);
   }
-  if (options.flowControl?.key !== undefined && !headerSafe(options.flowControl.key)) {
+  if (options.flowControl?.key !== undefined && !isHeaderValue(options.flowControl.key)) {
     fail(`"flowControl.key" cannot be sent as a header (a line break, or a character beyond Latin-1): ${JSON.stringify(options.flowControl.key)}`);
   }
   for (const [header, value] of Object.entries((options as EnqueueOptions).headers ?? {})) {
-    if (typeof value !== "string" || !headerSafe(value)) fail(`header "${header}" cannot be sent (a string without line breaks or characters beyond Latin-1): ${JSON.stringify(value)}`);
+    if (typeof value !== "string" || !isHeaderValue(value)) fail(`header "${header}" cannot be sent (a string without line breaks or characters beyond Latin-1): ${JSON.stringify(value)}`);
   }
   if (options.retryDelay !== undefined) {
     const words = options.retryDelay.match(/[A-Za-z_]+/g) ?? [];

@@ -512,16 +512,20 @@ export class Engine {
     this.#pumpFlow(flow);
   }
 
+  /** Releases the flow-control slot an entry holds, and lets the key's next entry through (now, or after this turn). */
+  #releaseFlow(entry: Entry, later = false): void {
+    if (!entry.holdsFlow) return;
+    entry.holdsFlow = false;
+    const flow = this.flows.get(entry.flowKey!);
+    if (!flow) return;
+    flow.active--;
+    if (later) queueMicrotask(() => this.#pumpFlow(flow));
+    else this.#pumpFlow(flow);
+  }
+
   /** Releases the queue slot and flow slot an entry holds. */
   #release(entry: Entry): void {
-    if (entry.holdsFlow) {
-      entry.holdsFlow = false;
-      const flow = this.flows.get(entry.flowKey!);
-      if (flow) {
-        flow.active--;
-        this.#pumpFlow(flow);
-      }
-    }
+    this.#releaseFlow(entry);
     if (entry.holdsQueue) {
       entry.holdsQueue = false;
       const queue = this.queues.get(entry.queue!);
@@ -573,14 +577,8 @@ export class Engine {
     if (entry.holdsQueue) {
       const queue = this.queues.get(entry.queue!);
       if (queue?.record.paused) {
-        if (entry.holdsFlow) {
-          entry.holdsFlow = false;
-          const flow = this.flows.get(entry.flowKey!);
-          if (flow) {
-            flow.active--;
-            queueMicrotask(() => this.#pumpFlow(flow));
-          }
-        }
+        // Pumped later: this may run inside that key's own pump loop.
+        this.#releaseFlow(entry, true);
         queue.held.push(entry);
         return;
       }
@@ -606,14 +604,7 @@ export class Engine {
   #settle(entry: Entry, message: StoredMessage, result: AttemptResult): void {
     this.#inFlight--;
     entry.active = false;
-    if (entry.holdsFlow) {
-      entry.holdsFlow = false;
-      const flow = this.flows.get(entry.flowKey!);
-      if (flow) {
-        flow.active--;
-        this.#pumpFlow(flow);
-      }
-    }
+    this.#releaseFlow(entry);
     try {
       this.#outcome(entry, message, result);
     } catch (error) {
