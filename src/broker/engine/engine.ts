@@ -1,14 +1,13 @@
-import { base64 } from "../../encoding.ts";
 import { MAX_TIMER_MS } from "../../duration.ts";
 import { makeEvent } from "../events.ts";
 import { ids } from "../ids.ts";
-import { DEFAULT_RETRIES } from "../publish-options.ts";
 import { defaultBackoff } from "../retry-after.ts";
 import { evaluateRetryDelay } from "../retry-delay.ts";
 import { bodyHash } from "../sign.ts";
 import type { Store } from "../store/store.ts";
 import type { GroupWriter } from "../store/writer.ts";
 import type { BrokerEvent, CallbackOptions, FailedResponse, QueueRecord, StoredMessage } from "../types.ts";
+import { callbackMessage } from "./callback.ts";
 import { type AttemptResult, attemptDelivery, type FetchLike } from "./deliver.ts";
 import type { Http1Client } from "./http1.ts";
 import { Fifo } from "./fifo.ts";
@@ -690,42 +689,7 @@ export class Engine {
     retried: number,
     dlqId?: string,
   ): void {
-    const payload: Record<string, unknown> = {
-      status: response.status ?? 0,
-      header: response.header ?? {},
-      body: base64(response.body ?? new Uint8Array(0)),
-      retried,
-      maxRetries: source.maxRetries,
-      sourceMessageId: source.messageId,
-      url: source.url,
-      method: source.method,
-      sourceHeader: source.header,
-      sourceBody: base64(sourceBody),
-      notBefore: source.notBefore,
-      createdAt: source.createdAt,
-    };
-    if (source.scheduleId) payload.scheduleId = source.scheduleId;
-    if (source.callerIp) payload.callerIP = source.callerIp;
-    if (source.topicName) payload.topicName = source.topicName;
-    if (response.error && response.status === undefined) payload.error = response.error;
-    if (dlqId) payload.dlqId = dlqId;
-    const now = Date.now();
-    const message: StoredMessage = {
-      messageId: ids.message(),
-      url: options.url,
-      method: options.method ?? "POST",
-      header: { ...options.header, "Content-Type": ["application/json"] },
-      maxRetries: options.retries ?? DEFAULT_RETRIES,
-      notBefore: now,
-      createdAt: now,
-    };
-    if (options.retryDelay) message.retryDelayExpression = options.retryDelay;
-    if (options.timeout) message.timeout = options.timeout;
-    // Its body carries the source's body and headers: what the source hides in the API, this hides
-    // too (delivered unchanged, like any redacted field).
-    const { redact } = source;
-    if (redact?.body || redact?.allHeaders || redact?.headers?.length) message.redact = { body: true };
-    this.publishInternal([{ message, body: new TextEncoder().encode(JSON.stringify(payload)) }]);
+    this.publishInternal([callbackMessage(options, source, sourceBody, response, retried, dlqId)]);
   }
 }
 
