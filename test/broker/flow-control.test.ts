@@ -213,3 +213,52 @@ test("a pause and a resume of one key failing together in one batch leave the ke
     await own.close();
   }
 });
+
+test("changes of one key answered together take effect in the order asked, in memory as on disk", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "jobwire-flow-order-"));
+  const db = join(dir, "broker.sqlite");
+  let own = await startBroker({ memory: false, db });
+  try {
+    const auth = { authorization: `Bearer ${own.token}` };
+    const both = (first: string, second: string) =>
+      Promise.all([
+        own.app.request(`/v2/flowControl/${first}`, { method: "POST", headers: auth }),
+        own.app.request(`/v2/flowControl/${second}`, { method: "POST", headers: auth }),
+      ]);
+    // One commit each time: the second change used to be compared with the settings from before
+    // the first, found unchanged, and skipped in memory (stored all the same).
+    expect((await both("ordered/pause", "ordered/resume")).map((r) => r.status)).toEqual([200, 200]);
+    expect((await both("pinned/pin?parallelism=1", "pinned/unpin")).map((r) => r.status)).toEqual([200, 200]);
+    expect((await both("kept/resume", "kept/pause")).map((r) => r.status)).toEqual([200, 200]);
+    const state = async () => {
+      const read = async (key: string) => {
+        const response = await own.api(`/v2/flowControl/${key}`);
+        return response.status === 404 ? "unknown" : ((await response.json()) as { isPaused: boolean; isPinnedParallelism: boolean });
+      };
+      const [ordered, pinned, kept] = await Promise.all([read("ordered"), read("pinned"), read("kept")]);
+      return {
+        ordered: ordered === "unknown" ? false : ordered.isPaused,
+        pinned: pinned === "unknown" ? false : pinned.isPinnedParallelism,
+        kept: kept === "unknown" ? false : kept.isPaused,
+      };
+    };
+    expect(await state()).toEqual({ ordered: false, pinned: false, kept: true });
+    // The resumed key delivers.
+    const response = await own.api(`/v2/publish/${dest.url}/ordered/1`, {
+      method: "POST",
+      headers: { "upstash-flow-control-key": "ordered", "upstash-flow-control-value": "parallelism=1" },
+      body: "x",
+    });
+    expect(response.status).toBe(201);
+    await waitUntil(() => dest.received.some((r) => r.path === "/ordered/1"), 5000, "the resumed key's delivery");
+    await own.close();
+    own = await startBroker({ memory: false, db });
+    expect(await state()).toEqual({ ordered: false, pinned: false, kept: true });
+  } finally {
+    await own.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

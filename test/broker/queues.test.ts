@@ -120,3 +120,21 @@ test("a queue paused while its message waits for a global slot delivers nothing 
     slow.close();
   }
 });
+
+test("changes of one queue answered together all hold: a pause and a parallelism change, in either order", async () => {
+  const auth = { authorization: `Bearer ${broker.token}` };
+  const upsert = (body: Record<string, unknown>) =>
+    broker.app.request("/v2/queues", { method: "POST", headers: auth, body: JSON.stringify(body) });
+  const pause = (name: string) => broker.app.request(`/v2/queues/${name}/pause`, { method: "POST", headers: auth });
+  for (const name of ["both-a", "both-b"]) expect((await upsert({ queueName: name, parallelism: 1 })).status).toBe(200);
+  // One commit each time: each change used to re-send the other field as read before the first
+  // was stored, undoing it (parallelism 5 came back as 1, a pause came back unpaused).
+  const answers = await Promise.all([upsert({ queueName: "both-a", parallelism: 5 }), pause("both-a"), pause("both-b"), upsert({ queueName: "both-b", parallelism: 3 })]);
+  expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+  const info = async (name: string) => (await (await broker.api(`/v2/queues/${name}`)).json()) as { parallelism: number; paused: boolean };
+  expect(await info("both-a")).toMatchObject({ parallelism: 5, paused: true });
+  expect(await info("both-b")).toMatchObject({ parallelism: 3, paused: true });
+  // A field left out keeps its value; a new queue starts at parallelism 1, not paused.
+  expect(await (await upsert({ queueName: "both-a", paused: false })).json()).toMatchObject({ parallelism: 5, paused: false });
+  expect(await (await upsert({ queueName: "both-new" })).json()).toMatchObject({ parallelism: 1, paused: false });
+});

@@ -253,30 +253,64 @@ export class Engine {
   // The API's changes below are applied once their commit is done (or undone when it fails), so
   // a change answered with an error leaves nothing behind.
 
-  /** Creates or updates a queue. */
-  async upsertQueue(name: string, parallelism: number, paused: boolean): Promise<void> {
+  /**
+   * Creates or updates a queue: the fields given change, the others stay as last asked for. Like
+   * a key's changes, each is made on top of those asked for before it and applied in that order once
+   * stored, so a pause and a parallelism change answered together both hold.
+   */
+  async upsertQueue(name: string, change: { parallelism?: number; paused?: boolean }): Promise<QueueState<Entry>> {
     const now = Date.now();
-    const current = this.queues.get(name);
-    const record: QueueRecord = current
-      ? { ...current.record, parallelism, paused, updatedAt: now, ...(current.declared ? {} : { createdAt: now }) }
-      : { name, parallelism, paused, createdAt: now, updatedAt: now };
-    await this.#o.writer.commit(() => this.#o.store.upsertQueue(record));
-    const queue = this.#queue(name);
-    queue.record = record;
-    queue.declared = true;
-    this.#pumpQueue(queue);
+    const requested = this.#queue(name);
+    const base = requested.staged ?? { record: requested.record, declared: requested.declared };
+    const record: QueueRecord = {
+      ...base.record,
+      parallelism: change.parallelism ?? (base.declared ? base.record.parallelism : 1),
+      paused: change.paused ?? (base.declared ? base.record.paused : false),
+      updatedAt: now,
+      ...(base.declared ? {} : { createdAt: now }),
+    };
+    requested.staged = { record, declared: true };
+    requested.changing++;
+    let stored = false;
+    let queue = requested;
+    try {
+      await this.#o.writer.commit(() => this.#o.store.upsertQueue(record));
+      stored = true;
+    } finally {
+      queue = this.#queue(name);
+      if (--queue.changing === 0) queue.staged = undefined;
+      if (stored) {
+        queue.record = record;
+        queue.declared = true;
+        this.#pumpQueue(queue);
+      } else if (!queue.declared && queue.pending === 0 && queue.changing === 0) {
+        this.queues.delete(name);
+      }
+    }
+    return queue;
   }
 
   /** Deletes a queue's declaration; its pending messages still run, one at a time. False when unknown. */
   async deleteQueue(name: string): Promise<boolean> {
-    if (!this.queues.get(name)?.declared) return false;
-    await this.#o.writer.commit(() => this.#o.store.deleteQueue(name));
-    const queue = this.queues.get(name);
-    if (!queue?.declared) return true;
-    queue.declared = false;
-    queue.record = { ...queue.record, parallelism: 1, paused: false };
-    if (queue.pending === 0) this.queues.delete(name);
-    else this.#pumpQueue(queue);
+    const requested = this.queues.get(name);
+    if (!(requested?.staged ?? requested)?.declared) return false;
+    // An upsert asked for after this starts from a queue that is not there.
+    requested!.staged = { record: { ...requested!.record, parallelism: 1, paused: false }, declared: false };
+    requested!.changing++;
+    let stored = false;
+    try {
+      await this.#o.writer.commit(() => this.#o.store.deleteQueue(name));
+      stored = true;
+    } finally {
+      const queue = this.queues.get(name);
+      if (queue && --queue.changing === 0) queue.staged = undefined;
+      if (stored && queue?.declared) {
+        queue.declared = false;
+        queue.record = { ...queue.record, parallelism: 1, paused: false };
+        if (queue.pending === 0 && queue.changing === 0) this.queues.delete(name);
+        else this.#pumpQueue(queue);
+      }
+    }
     return true;
   }
 
@@ -287,20 +321,38 @@ export class Engine {
     return this.flows.get(key);
   }
 
-  /** Pauses or resumes a key, or pins/unpins/resets it; stored so a restart keeps it, and applied then. */
+  /**
+   * Pauses or resumes a key, or pins/unpins/resets it; stored so a restart keeps it, and applied
+   * then. Each change is made on top of the changes asked for before it (stored or not yet), and
+   * applied in that order once stored: two changes in one commit (a pause, then a resume) both
+   * count, in memory as on disk.
+   */
   async updateFlow(key: string, change: (flow: FlowSettings) => void): Promise<FlowState<Entry>> {
-    const current = this.#flow(key);
-    const before: FlowSettings = { paused: current.paused, pinned: current.pinned, windowStart: current.windowStart };
-    const after: FlowSettings = { ...before };
+    const requested = this.#flow(key);
+    const base = requested.staged ?? { paused: requested.paused, pinned: requested.pinned, windowStart: requested.windowStart };
+    const after: FlowSettings = { ...base };
     change(after);
+    requested.staged = after;
+    requested.changing++;
     const { paused, pinned } = after;
-    await this.#o.writer.commit(() => this.#o.store.putFlow(key, paused, pinned ? JSON.stringify(pinned) : null));
-    // Applied once stored, and only what this change touched: changes settle in commit order.
-    const flow = this.#flow(key);
-    if (after.paused !== before.paused) flow.paused = after.paused;
-    if (after.pinned !== before.pinned) flow.pinned = after.pinned;
-    if (after.windowStart !== before.windowStart) flow.windowStart = after.windowStart;
-    this.#pumpFlow(flow);
+    let stored = false;
+    let flow = requested;
+    try {
+      await this.#o.writer.commit(() => this.#o.store.putFlow(key, paused, pinned ? JSON.stringify(pinned) : null));
+      stored = true;
+    } finally {
+      // A failed change is dropped with its commit. One asked for after it, in a later commit, was
+      // made on top of it and carries it when stored (memory and disk still agree).
+      flow = this.#flow(key);
+      if (--flow.changing === 0) flow.staged = undefined;
+      if (stored) {
+        flow.paused = after.paused;
+        flow.pinned = after.pinned;
+        // A reset takes effect when stored; the window itself moves on with every start.
+        if (after.windowStart !== base.windowStart) flow.windowStart = after.windowStart;
+        this.#pumpFlow(flow);
+      }
+    }
     return flow;
   }
 
@@ -550,7 +602,7 @@ export class Engine {
       const queue = this.queues.get(entry.queue);
       if (queue) {
         queue.pending--;
-        if (queue.pending === 0 && !queue.declared) this.queues.delete(entry.queue);
+        if (queue.pending === 0 && !queue.declared && queue.changing === 0) this.queues.delete(entry.queue);
       }
     }
   }

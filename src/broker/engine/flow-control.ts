@@ -38,8 +38,12 @@ export class FlowState<T> {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** When `timer` fires. */
   timerAt = 0;
-  /** Whether the key waits in the global queue for a slot (a rate-limited key, the bound full). */
+  /** Whether the key waits in the global queue for a slot for its next entry (the bound full). */
   awaitingGlobal = false;
+  /** The settings as the API last asked for them, while some of those changes are not stored yet. */
+  staged: FlowSettings | undefined;
+  /** API changes not stored yet. */
+  changing = 0;
 
   constructor(key: string) {
     this.key = key;
@@ -90,6 +94,7 @@ export class FlowState<T> {
       this.pinned === null &&
       this.timer === undefined &&
       !this.awaitingGlobal &&
+      this.changing === 0 &&
       (this.maxRate === undefined || now >= this.windowStart + this.ratePeriod * 1000)
     );
   }

@@ -16,6 +16,10 @@ export class QueueState<T> {
   active = 0;
   /** Messages of this queue not yet delivered, failed or canceled (the `lag`). */
   pending = 0;
+  /** The queue as the API last asked for it, while some of those changes are not stored yet. */
+  staged: { record: QueueRecord; declared: boolean } | undefined;
+  /** API changes not stored yet. */
+  changing = 0;
 
   constructor(record: QueueRecord, declared: boolean) {
     this.record = record;

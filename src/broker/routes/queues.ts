@@ -21,11 +21,12 @@ export function queueRoutes(app: Hono, core: BrokerCore): void {
     const { queueName, parallelism, paused } = json as Record<string, unknown>;
     if (typeof queueName !== "string") throw badRequest('"queueName" must be a string');
     checkName(queueName, "queueName");
-    const existing = core.engine.queues.get(queueName);
-    const p = parallelism === undefined ? existing?.record.parallelism ?? 1 : wholeNumber(parallelism, "parallelism", 1, MAX_PARALLELISM);
+    const change: { parallelism?: number; paused?: boolean } = {};
+    if (parallelism !== undefined) change.parallelism = wholeNumber(parallelism, "parallelism", 1, MAX_PARALLELISM);
     if (paused !== undefined && typeof paused !== "boolean") throw badRequest('"paused" must be true or false');
-    await core.engine.upsertQueue(queueName, p, paused ?? existing?.record.paused ?? false);
-    return c.json(core.engine.queues.get(queueName)!.info());
+    if (paused !== undefined) change.paused = paused;
+    // A field left out keeps its value (a new queue: parallelism 1, not paused).
+    return c.json((await core.engine.upsertQueue(queueName, change)).info());
   });
 
   app.get("/v2/queues", (c) =>
@@ -43,8 +44,7 @@ export function queueRoutes(app: Hono, core: BrokerCore): void {
   for (const action of ["pause", "resume"] as const) {
     app.post(`/v2/queues/:name/${action}`, async (c) => {
       const queue = declared(c.req.param("name"));
-      await core.engine.upsertQueue(queue.record.name, queue.record.parallelism, action === "pause");
-      return c.json(queue.info());
+      return c.json((await core.engine.upsertQueue(queue.record.name, { paused: action === "pause" })).info());
     });
   }
 }

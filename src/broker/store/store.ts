@@ -191,6 +191,7 @@ export class Store {
       liveDedup: p("SELECT key, response, expires FROM dedup WHERE expires > ?"),
       pruneDedup: p("DELETE FROM dedup WHERE expires <= ?"),
       putFlow: p("INSERT OR REPLACE INTO flow_control (key, paused, pinned) VALUES (?,?,?)"),
+      deleteFlow: p("DELETE FROM flow_control WHERE key = ?"),
       flows: p("SELECT key, paused, pinned FROM flow_control"),
       getMeta: p("SELECT value FROM meta WHERE key = ?"),
       putMeta: p("INSERT OR REPLACE INTO meta (key, value) VALUES (?,?)"),
@@ -403,8 +404,10 @@ export class Store {
     this.#s.pruneDedup!.run(now);
   }
 
+  /** Stores a key's API settings; a key back to its defaults (resumed, unpinned) keeps no row. */
   putFlow(key: string, paused: boolean, pinned: string | null): void {
-    this.#s.putFlow!.run(key, paused ? 1 : 0, pinned);
+    if (!paused && pinned === null) this.#s.deleteFlow!.run(key);
+    else this.#s.putFlow!.run(key, paused ? 1 : 0, pinned);
   }
 
   flows(): { key: string; paused: number; pinned: string | null }[] {
