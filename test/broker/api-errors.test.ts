@@ -197,3 +197,14 @@ describe("keys", () => {
     await expect(oldCurrentOnly.verify({ signature, body: got.body, url: got.url })).rejects.toThrow();
   });
 });
+
+describe("flow control", () => {
+  test("a pin with a period of 0 is a 400 (a window that ends as it opens would limit nothing)", async () => {
+    for (const period of ["0", "0s"]) {
+      await expectError(await broker.api(`/v2/flowControl/short-pin/pin?rate=1&period=${period}`, { method: "POST" }), 400, /must be at least 1s/);
+    }
+    const info = await broker.api("/v2/flowControl/short-pin");
+    expect(info.status === 404 || ((await info.json()) as { isPinnedRate: boolean }).isPinnedRate === false).toBe(true);
+    expect((await broker.api("/v2/flowControl/short-pin/pin?rate=1&period=1s", { method: "POST" })).status).toBe(200);
+  });
+});

@@ -71,7 +71,7 @@ export class Engine {
   readonly queues: Map<string, QueueState<Entry>> = new Map();
   readonly flows: Map<string, FlowState<Entry>> = new Map();
   readonly #heap = new TimerHeap<Entry>();
-  /** Entries waiting for a global slot, and rate-limited keys waiting for one for their next entry. */
+  /** Entries without a flow-control key waiting for a global slot, and keys waiting for one for their next entry. */
   readonly #globalWait = new Fifo<Entry | FlowState<Entry>>();
   readonly #o: EngineOptions;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -235,6 +235,8 @@ export class Engine {
     // Released now, wherever it waits: a gate that is paused or full (a flow-control key) may not
     // pop it for a long time, and its queue's slot must not wait for that. The gates skip it later.
     this.#release(entry);
+    const flow = entry.flowKey ? this.flows.get(entry.flowKey) : undefined;
+    if (flow) this.#forgetIfIdle(flow);
     return true;
   }
 
@@ -500,9 +502,10 @@ export class Engine {
         }
         return;
       }
-      // A rate counts starts: with the global bound full, the key waits there for a slot in its
-      // entries' stead, and its next entry is taken (and counted) only when it can start.
-      if (flow.maxRate !== undefined && !this.#globalFree()) {
+      // With the global bound full, the key waits there for a slot in its entries' stead: its next
+      // entry is taken (and counted against its parallelism and rate) only when it can start, so a
+      // pause or a pin made meanwhile applies to it.
+      if (!this.#globalFree()) {
         if (!flow.awaitingGlobal) {
           flow.awaitingGlobal = true;
           this.#globalWait.push(flow);
@@ -561,6 +564,13 @@ export class Engine {
     }
     // Anything left goes through the key's gate again (a timer, or a new turn behind the others).
     this.#pumpFlow(flow);
+    // Its turn may have found only canceled messages: then nothing uses the key any more.
+    this.#forgetIfIdle(flow);
+  }
+
+  /** Forgets a key nothing uses any more (a later message makes it again). */
+  #forgetIfIdle(flow: FlowState<Entry>): void {
+    if (flow.idle(Date.now()) && this.flows.get(flow.key) === flow) this.flows.delete(flow.key);
   }
 
   /** Releases the flow-control slot an entry holds, and lets the key's next entry through (now, or after this turn). */
@@ -595,7 +605,7 @@ export class Engine {
       if (flow) {
         flow.pending--;
         // A key still held otherwise (a slot, its rate window) goes in a later sweep.
-        if (flow.idle(Date.now())) this.flows.delete(entry.flowKey);
+        this.#forgetIfIdle(flow);
       }
     }
     if (entry.queue) {
@@ -628,6 +638,8 @@ export class Engine {
     if (entry.holdsQueue) {
       const queue = this.queues.get(entry.queue!);
       if (queue?.record.paused) {
+        // Taken from its key just now (in this same turn): the start it was counted for is not made.
+        if (entry.holdsFlow) this.flows.get(entry.flowKey!)?.untake();
         // Pumped later: this may run inside that key's own pump loop.
         this.#releaseFlow(entry, true);
         queue.held.push(entry);

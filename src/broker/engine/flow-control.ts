@@ -108,6 +108,11 @@ export class FlowState<T> {
     this.windowCount++;
   }
 
+  /** Takes back the start last counted, in the same turn (it was not made after all). */
+  untake(): void {
+    if (this.windowCount > 0) this.windowCount--;
+  }
+
   /** The wire shape of `GET /v2/flowControl/{key}`. */
   info(): Record<string, unknown> {
     return {

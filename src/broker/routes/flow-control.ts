@@ -42,6 +42,8 @@ export function flowControlRoutes(app: Hono, core: BrokerCore, maxConcurrency: n
           } catch {
             throw badRequest(`invalid period "${rawPeriod}": expected seconds or a duration like "1m"`);
           }
+          // As for messages: a shorter window would end as it opens and limit nothing.
+          if (period < 1) throw badRequest(`invalid period "${rawPeriod}": must be at least 1s`);
         }
         flow = await core.engine.updateFlow(key, (f) => {
           f.pinned = {

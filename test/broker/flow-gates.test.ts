@@ -1,0 +1,170 @@
+import { expect, test } from "bun:test";
+import { startBroker, startDestination, waitUntil } from "./helpers.ts";
+
+// A flow-control key's limits at the other gates: a key waits for a global slot in its messages'
+// stead, so its messages are taken (and counted against its parallelism and rate) only when they
+// start, and a pause or a pin made while they wait applies to them; a start a paused queue stops is
+// not counted against the key's rate.
+
+// Before: a queue message taken from its rate-limited key as its queue was paused was counted, held
+// by the queue, and counted again when the queue was resumed.
+test("one start of a queue message diverted by a paused queue counts once against its key's rate", async () => {
+  const broker = await startBroker();
+  const dest = startDestination();
+  dest.respond(async (r) => {
+    if (r.path === "/m0") await Bun.sleep(600);
+    return new Response("ok");
+  });
+  const fc = { "upstash-flow-control-key": "dbl", "upstash-flow-control-value": "parallelism=1, rate=2, period=60s" };
+  try {
+    expect((await broker.api("/v2/queues", { method: "POST", body: JSON.stringify({ queueName: "dq", parallelism: 1, paused: false }) })).status).toBe(200);
+    // M0 takes the key's one parallel slot (1st start of the window).
+    expect((await broker.api(`/v2/publish/${dest.url}/m0`, { method: "POST", headers: fc, body: "0" })).status).toBe(201);
+    await waitUntil(() => dest.received.length === 1, 3000, "m0");
+    // A (queue dq) waits at the key (parallelism full), holding the queue's slot.
+    expect((await broker.api(`/v2/enqueue/dq/${dest.url}/a`, { method: "POST", headers: fc, body: "a" })).status).toBe(201);
+    expect((await broker.api("/v2/queues/dq/pause", { method: "POST" })).status).toBe(200);
+    // M0 ends: A is taken from the key (counted), then diverted to the paused queue.
+    await Bun.sleep(900);
+    expect(dest.received.map((r) => r.path)).toEqual(["/m0"]);
+    const during = (await (await broker.api("/v2/flowControl/dbl")).json()) as { rateCount: number };
+    expect((await broker.api("/v2/queues/dq/resume", { method: "POST" })).status).toBe(200);
+    // Only one start (M0) happened in this 60 s window; rate=2 leaves room for A now.
+    await waitUntil(() => dest.received.length === 2, 3000, "A after the resume (rate 2 per 60s, 1 used)");
+    const after = (await (await broker.api("/v2/flowControl/dbl")).json()) as { rateCount: number };
+    expect(after.rateCount).toBe(2);
+  } finally {
+    await broker.close();
+    dest.close();
+  }
+}, 15_000);
+
+test("a paused queue's message taken at a shared rate-limited key does not use up the key's rate for others", async () => {
+  const broker = await startBroker();
+  const dest = startDestination();
+  dest.respond(async (r) => {
+    if (r.path === "/m0") await Bun.sleep(600);
+    return new Response("ok");
+  });
+  const fc = { "upstash-flow-control-key": "eat", "upstash-flow-control-value": "parallelism=1, rate=2, period=60s" };
+  try {
+    expect((await broker.api("/v2/queues", { method: "POST", body: JSON.stringify({ queueName: "eq", parallelism: 1, paused: false }) })).status).toBe(200);
+    expect((await broker.api(`/v2/publish/${dest.url}/m0`, { method: "POST", headers: fc, body: "0" })).status).toBe(201);
+    await waitUntil(() => dest.received.length === 1, 3000, "m0");
+    expect((await broker.api(`/v2/enqueue/eq/${dest.url}/a`, { method: "POST", headers: fc, body: "a" })).status).toBe(201);
+    expect((await broker.api("/v2/queues/eq/pause", { method: "POST" })).status).toBe(200);
+    // B has no queue: once M0 ends it is the key's only deliverable message, and 1 of 2 starts is used.
+    expect((await broker.api(`/v2/publish/${dest.url}/b`, { method: "POST", headers: fc, body: "b" })).status).toBe(201);
+    await waitUntil(() => dest.received.length === 2, 3000, "B (the 2nd start of the window)");
+    expect(dest.received.map((r) => r.path)).toEqual(["/m0", "/b"]);
+  } finally {
+    await broker.close();
+    dest.close();
+  }
+}, 15_000);
+
+// Before: a key without a rate had its messages taken as soon as they were due and queued for a
+// global slot, where a pause or a pin made meanwhile did not reach them.
+test("a key paused while its message waits for a global slot delivers nothing until resumed", async () => {
+  const broker = await startBroker({ maxConcurrency: 1 });
+  const dest = startDestination();
+  dest.respond(async (r) => {
+    if (r.path === "/blocker") await Bun.sleep(600);
+    return new Response("ok");
+  });
+  try {
+    expect((await broker.api(`/v2/publish/${dest.url}/blocker`, { method: "POST", body: "x" })).status).toBe(201);
+    await waitUntil(() => dest.received.length === 1, 3000, "the blocker");
+    const headers = { "upstash-flow-control-key": "pg", "upstash-flow-control-value": "parallelism=5" };
+    expect((await broker.api(`/v2/publish/${dest.url}/keyed`, { method: "POST", headers, body: "x" })).status).toBe(201);
+    const paused = (await (await broker.api("/v2/flowControl/pg/pause", { method: "POST" })).json()) as { isPaused: boolean };
+    expect(paused.isPaused).toBe(true);
+    await Bun.sleep(900); // the blocker is done: the global slot is free
+    expect(dest.received.map((r) => r.path)).toEqual(["/blocker"]);
+    await broker.api("/v2/flowControl/pg/resume", { method: "POST" });
+    await waitUntil(() => dest.received.length === 2, 3000, "the keyed message after the resume");
+  } finally {
+    await broker.close();
+    dest.close();
+  }
+});
+
+test("a parallelism pinned while the key's messages wait for global slots is not exceeded", async () => {
+  const broker = await startBroker({ maxConcurrency: 3 });
+  const dest = startDestination();
+  let inKey = 0;
+  let maxInKey = 0;
+  dest.respond(async (r) => {
+    if (r.path.startsWith("/blocker")) {
+      await Bun.sleep(600);
+      return new Response("ok");
+    }
+    inKey++;
+    maxInKey = Math.max(maxInKey, inKey);
+    await Bun.sleep(300);
+    inKey--;
+    return new Response("ok");
+  });
+  try {
+    for (let i = 0; i < 3; i++) expect((await broker.api(`/v2/publish/${dest.url}/blocker${i}`, { method: "POST", body: "x" })).status).toBe(201);
+    await waitUntil(() => dest.received.length === 3, 3000, "the blockers");
+    const headers = { "upstash-flow-control-key": "pin-g", "upstash-flow-control-value": "parallelism=5" };
+    for (let i = 0; i < 3; i++) expect((await broker.api(`/v2/publish/${dest.url}/k${i}`, { method: "POST", headers, body: "x" })).status).toBe(201);
+    const pinned = (await (await broker.api("/v2/flowControl/pin-g/pin?parallelism=1", { method: "POST" })).json()) as Record<string, unknown>;
+    await waitUntil(() => dest.received.length === 6, 5000, "the key's three messages");
+    expect(maxInKey).toBe(1);
+  } finally {
+    await broker.close();
+    dest.close();
+  }
+});
+
+test("a rate pinned while the key's messages wait for global slots is not exceeded", async () => {
+  const broker = await startBroker({ maxConcurrency: 1 });
+  const dest = startDestination();
+  dest.respond(async (r) => {
+    if (r.path === "/blocker") await Bun.sleep(600);
+    return new Response("ok");
+  });
+  try {
+    expect((await broker.api(`/v2/publish/${dest.url}/blocker`, { method: "POST", body: "x" })).status).toBe(201);
+    await waitUntil(() => dest.received.length === 1, 3000, "the blocker");
+    const headers = { "upstash-flow-control-key": "rate-g", "upstash-flow-control-value": "parallelism=5" };
+    for (let i = 0; i < 3; i++) expect((await broker.api(`/v2/publish/${dest.url}/k${i}`, { method: "POST", headers, body: "x" })).status).toBe(201);
+    expect((await broker.api("/v2/flowControl/rate-g/pin?rate=1&period=60", { method: "POST" })).status).toBe(200);
+    await Bun.sleep(1500);
+    const starts = dest.received.filter((r) => r.path.startsWith("/k")).length;
+    expect(starts).toBeLessThanOrEqual(1);
+  } finally {
+    await broker.close();
+    dest.close();
+  }
+});
+
+test("a key whose last message was canceled while waiting for a global slot is forgotten, like a delivered one", async () => {
+  const broker = await startBroker({ maxConcurrency: 1 });
+  const dest = startDestination();
+  dest.respond(async (r) => {
+    if (r.path === "/blocker") await Bun.sleep(500);
+    return new Response("ok");
+  });
+  try {
+    expect((await broker.api(`/v2/publish/${dest.url}/blocker`, { method: "POST", body: "x" })).status).toBe(201);
+    await waitUntil(() => dest.received.length === 1, 3000, "the blocker");
+    const send = async (key: string, value: string) => {
+      const r = await broker.api(`/v2/publish/${dest.url}/${key}`, { method: "POST", headers: { "upstash-flow-control-key": key, "upstash-flow-control-value": value }, body: "x" });
+      return ((await r.json()) as { messageId: string }).messageId;
+    };
+    const a = await send("gone-par", "parallelism=1");
+    const b = await send("gone-rate", "rate=100");
+    await send("delivered-key", "parallelism=1");
+    for (const id of [a, b]) expect((await broker.api(`/v2/messages/${id}`, { method: "DELETE" })).status).toBe(200);
+    await waitUntil(() => dest.received.some((r) => r.path === "/delivered-key"), 3000, "the delivered key");
+    await waitUntil(() => broker.stats().pending === 0 && broker.stats().inFlight === 0, 2000, "all done");
+    const status = async (k: string) => (await broker.api(`/v2/flowControl/${k}`)).status;
+    expect({ delivered: await status("delivered-key"), par: await status("gone-par"), rate: await status("gone-rate") }).toEqual({ delivered: 404, par: 404, rate: 404 });
+  } finally {
+    await broker.close();
+    dest.close();
+  }
+});
