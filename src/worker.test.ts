@@ -148,6 +148,19 @@ describe("createWorker: success", () => {
     expect(w.runs).toHaveLength(1);
   });
 
+  test("publicUrl is read as the client writes workerUrl: host case and a default port do not matter", async () => {
+    const w = setup({ publicUrl: "https://App.Example.COM:443/jobs" });
+    const req = await delivery(`${base}/send-email`, { body: '{"userId":1}', signedUrl: "https://app.example.com/jobs/send-email" });
+    expect((await w.send(req)).status).toBe(200);
+    expect(w.runs).toHaveLength(1);
+  });
+
+  test("a publicUrl that is not an absolute http(s) URL is a TypeError at once, not a 401 on every delivery", () => {
+    for (const publicUrl of ["/jobs", "app.example.com/jobs", "ftp://app.example.com/jobs", ""]) {
+      expect(() => setup({ publicUrl }), publicUrl).toThrow(/"publicUrl" must be an absolute http\(s\) URL/);
+    }
+  });
+
   test("accepts a delivery signed with the next key", async () => {
     const w = setup();
     const res = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}', key: devKeys.next }));

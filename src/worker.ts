@@ -147,7 +147,7 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const defaultTimeoutMs = parseDuration(options.defaultTimeout ?? "5m") * 1000;
   const storeRetryAfter = String(options.storeRetryAfter ?? 10);
-  const publicUrl = options.publicUrl?.replace(/[?#].*$/s, "").replace(/\/+$/, "");
+  const publicUrl = options.publicUrl === undefined ? undefined : mountUrl(options.publicUrl);
   const handlers = new Map<string, Registered>();
   const decoder = new TextDecoder();
 
@@ -436,4 +436,18 @@ function anySignal(signals: AbortSignal[]): AbortSignal {
     signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
   }
   return controller.signal;
+}
+
+/**
+ * `publicUrl` as the broker signs it (the client writes `workerUrl` the same way): parsed, so the
+ * host is lower-case and a default port is dropped, without its query, fragment or trailing slash.
+ */
+function mountUrl(publicUrl: string): string {
+  if (!/^https?:\/\/./i.test(publicUrl) || !URL.canParse(publicUrl)) {
+    throw new TypeError(`createWorker: "publicUrl" must be an absolute http(s) URL (the worker's mount URL as the broker calls it), got ${JSON.stringify(publicUrl)}`);
+  }
+  const parsed = new URL(publicUrl);
+  parsed.search = "";
+  parsed.hash = "";
+  return parsed.href.replace(/\/+$/, "");
 }
