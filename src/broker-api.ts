@@ -10,12 +10,18 @@ import type { EnqueueOptions } from "./job.ts";
 /** How requests are retried when `fetch` itself throws (never on an HTTP error status). */
 export type RetryOptions = false | { retries?: number; backoff?: (retryCount: number) => number };
 
+/**
+ * The `fetch` the client calls the broker with: any function of a URL string and a `RequestInit`
+ * (the global `fetch`, a service binding's, a test's), without the extras of a runtime's own type.
+ */
+export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
+
 /** What {@link brokerApi} takes. */
 export interface BrokerApiOptions {
   baseUrl: string;
   token: string;
   retry?: RetryOptions | undefined;
-  fetch?: typeof fetch | undefined;
+  fetch?: FetchFunction | undefined;
 }
 
 /** One message to publish: its destination URL, its body, and its `Upstash-*` headers. */

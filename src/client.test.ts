@@ -270,7 +270,7 @@ describe("createClient: a 2xx answer it cannot read", () => {
       baseUrl: "http://broker.test",
       token: "tok",
       retry: false,
-      fetch: (async () => new Response(body, { status, headers: { "content-type": type } })) as unknown as typeof fetch,
+      fetch: (async () => new Response(body, { status, headers: { "content-type": type } })),
     });
   const cases: [string, number, string, string?][] = [
     ["an HTML page", 200, "<html>maintenance</html>", "text/html"],
@@ -326,7 +326,7 @@ describe("createClient: a 2xx answer it cannot read", () => {
           },
         });
         return new Response(body, { status: 201, headers: { "content-type": "application/json" } });
-      }) as unknown as typeof fetch,
+      }),
     });
     const error = await c.enqueue(queued, { n: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BrokerError);

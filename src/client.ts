@@ -1,4 +1,4 @@
-import { type BrokerApi, brokerApi, type OutgoingMessage, publishHeaders, type PublishResponse, type RetryOptions } from "./broker-api.ts";
+import { type BrokerApi, brokerApi, type FetchFunction, type OutgoingMessage, publishHeaders, type PublishResponse, type RetryOptions } from "./broker-api.ts";
 import { type BatchItemResult, ConfigError, EnqueueBatchError, JobInputError } from "./errors.ts";
 import { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./headers.ts";
 import {
@@ -36,7 +36,7 @@ export interface ClientOptions<Jobs extends AnyJob = AnyJob> {
    */
   retry?: RetryOptions;
   /** The `fetch` to call the broker with (a service binding's, an instrumented one). @default globalThis.fetch */
-  fetch?: typeof fetch;
+  fetch?: FetchFunction;
 }
 
 /** A request for one of `Jobs`, its input tied to its own job (distributed over the union). */

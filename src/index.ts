@@ -1,4 +1,4 @@
-export type { RetryOptions } from "./broker-api.ts";
+export type { FetchFunction, RetryOptions } from "./broker-api.ts";
 export { createClient } from "./client.ts";
 export { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./headers.ts";
 export type { ClientOptions, EnqueueResult, JobClient, ScheduleOptions } from "./client.ts";

@@ -13,6 +13,22 @@ const welcome = defineJob({
 const other = defineJob({ name: "other", input: v.object({ id: v.string() }) });
 
 describe("types", () => {
+  test("the client's fetch option takes plain functions (no runtime's extras such as Bun's preconnect)", () => {
+    const calls: string[] = [];
+    const jobs = createClient({
+      workerUrl: "http://127.0.0.1:1/jobs",
+      token: "t",
+      fetch: (input, init) => {
+        expectTypeOf(input).toEqualTypeOf<string>();
+        calls.push(`${init.method} ${input}`);
+        return fetch(input, init);
+      },
+    });
+    createClient({ workerUrl: "http://127.0.0.1:1/jobs", token: "t", fetch: async () => new Response("{}") });
+    createClient({ workerUrl: "http://127.0.0.1:1/jobs", token: "t", fetch });
+    expect(typeof jobs.enqueue).toBe("function");
+  });
+
   test("job names stay literal", () => {
     expectTypeOf(welcome.name).toEqualTypeOf<"send-welcome-email">();
     expect(welcome.name).toBe("send-welcome-email");
