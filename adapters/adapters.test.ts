@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
+import { DEV_CREDENTIALS } from "../src/broker/index.ts";
 import { ConfigError } from "../src/errors.ts";
 import * as bun from "./bun.ts";
 import * as cloudflare from "./cloudflare.ts";
@@ -33,6 +34,13 @@ describe("env discovery", () => {
       const { QSTASH_NEXT_SIGNING_KEY: _n, ...noNext } = vars;
       expect(() => read.keys(noNext)).toThrow(/QSTASH_NEXT_SIGNING_KEY is not set.*createWorker/);
       expect(() => read.keys({ ...vars, QSTASH_CURRENT_SIGNING_KEY: "  " })).toThrow(/QSTASH_CURRENT_SIGNING_KEY is not set/);
+    });
+    test(`${runtime}: the local dev token without QSTASH_URL is a ConfigError, never sent to hosted QStash`, () => {
+      // A misspelled QSTASH_URL (QSTASH_BASE_URL) used to fall back to the hosted QStash silently.
+      const local = { QSTASH_TOKEN: DEV_CREDENTIALS.token, QSTASH_BASE_URL: "http://127.0.0.1:8080" };
+      expect(() => read.qstash(local)).toThrow(ConfigError);
+      expect(() => read.qstash(local)).toThrow(/local dev token.*QSTASH_URL is not set.*hosted QStash.*Set QSTASH_URL/);
+      expect(read.qstash({ ...local, QSTASH_URL: "http://127.0.0.1:8080" })).toEqual({ baseUrl: "http://127.0.0.1:8080", token: DEV_CREDENTIALS.token });
     });
   }
 

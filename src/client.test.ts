@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { createClient } from "./client.ts";
+import { DEV_TOKEN } from "./env.ts";
 import { BrokerError, ConfigError, EnqueueBatchError, JobInputError } from "./errors.ts";
 import { defineJob } from "./job.ts";
 import { type RecordedRequest, type RecordingServer, recordingServer } from "../test/helpers/recording-server.ts";
@@ -51,6 +52,12 @@ function client() {
 const last = () => seen.at(-1)!;
 
 describe("createClient", () => {
+  test("the local dev token with no baseUrl is a ConfigError: it would go to hosted QStash", () => {
+    expect(() => createClient({ workerUrl: "http://127.0.0.1:3000/jobs", token: DEV_TOKEN })).toThrow(ConfigError);
+    expect(() => createClient({ workerUrl: "http://127.0.0.1:3000/jobs", token: DEV_TOKEN })).toThrow(/local dev token.*no "baseUrl".*hosted QStash/);
+    expect(() => createClient({ workerUrl: "http://127.0.0.1:3000/jobs", token: DEV_TOKEN, baseUrl: "http://127.0.0.1:8080" })).not.toThrow();
+  });
+
   test("enqueue publishes the input as JSON to workerUrl/name with the job's options as headers", async () => {
     const result = await client().enqueue(welcome, { userId: 42 }, { delay: "1m30s", headers: { "X-Trace": "t1" } });
     expect(result).toEqual({ messageId: "msg_1", deduplicated: false });

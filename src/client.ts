@@ -1,5 +1,6 @@
 import { type BrokerApi, brokerApi, type FetchFunction, type OutgoingMessage, publishHeaders, type PublishResponse, type RetryOptions } from "./broker-api.ts";
 import { type BatchItemResult, ConfigError, EnqueueBatchError, JobInputError } from "./errors.ts";
+import { DEV_TOKEN, devTokenWithoutUrl, HOSTED_QSTASH_URL } from "./env.ts";
 import { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./headers.ts";
 import {
   type AnyJob,
@@ -98,7 +99,8 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
     throw new TypeError(`createClient: "workerUrl" cannot have a #fragment (the broker would never send it), got ${JSON.stringify(workerUrl)}`);
   }
   if (!token) throw new TypeError(`createClient: "token" is required (QSTASH_TOKEN)`);
-  const baseUrl = options.baseUrl ?? "https://qstash.upstash.io";
+  if (options.baseUrl === undefined && token === DEV_TOKEN) throw devTokenWithoutUrl('createClient was given no "baseUrl"');
+  const baseUrl = options.baseUrl ?? HOSTED_QSTASH_URL;
   // Checked here: a bad broker URL would otherwise only fail inside fetch, after every retry.
   if (!isHttpUrl(baseUrl)) {
     throw new TypeError(`createClient: "baseUrl" must be an absolute http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(baseUrl)}`);

@@ -1,4 +1,5 @@
 import type { Hono } from "hono";
+import { DEV_TOKEN } from "../env.ts";
 import { localUrl } from "../local-url.ts";
 import type { SigningKeys } from "../signing.ts";
 import { createBrokerApp } from "./app.ts";
@@ -29,7 +30,7 @@ export type { SigningKeys } from "../signing.ts";
  * (`QSTASH_DEV=true`): a broker using them is a drop-in local QStash.
  */
 export const DEV_CREDENTIALS = {
-  token: "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=",
+  token: DEV_TOKEN,
   signingKeys: { current: "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r", next: "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs" },
 } as const;
 
