@@ -81,7 +81,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const now = options.now ?? Date.now;
   const defaultTtl = options.ttlMs ?? DEFAULT_DONE_TTL_MS;
   const maxEntries = options.maxEntries ?? 100_000;
-  if (!(maxEntries >= 1)) throw new RangeError(`memoryStore: maxEntries must be at least 1, got ${maxEntries}`);
+  if (!(maxEntries >= 1) || (!Number.isInteger(maxEntries) && maxEntries !== Infinity)) {
+    throw new RangeError(`memoryStore: maxEntries must be a whole number, at least 1, got ${maxEntries}`);
+  }
   const entries = new Map<string, Entry>();
   // Done entries in the order they completed, so the oldest are dropped first past `maxEntries`:
   // each key with the entry it was completed with (a key whose entry has changed or gone since is

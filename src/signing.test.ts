@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { createHash, createHmac, randomUUID } from "node:crypto";
 import { Receiver } from "@upstash/qstash";
-import { SignatureError } from "./errors.ts";
+import { ConfigError, SignatureError } from "./errors.ts";
 import { createVerifier, signDelivery } from "./signing.ts";
 
 const keys = { current: "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r", next: "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs" };
@@ -114,8 +114,9 @@ describe("createVerifier", () => {
     await expect(strict({ signature: token, url, body })).rejects.toThrow(/expired/);
   });
 
-  test("refuses to be made without both keys", () => {
-    expect(() => createVerifier({ keys: { current: keys.current, next: "" } })).toThrow(SignatureError);
+  test("refuses to be made without both keys: a ConfigError naming the variables", () => {
+    expect(() => createVerifier({ keys: { current: keys.current, next: "" } })).toThrow(ConfigError);
+    expect(() => createVerifier({ keys: { current: keys.current, next: "" } })).toThrow(/QSTASH_NEXT_SIGNING_KEY/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { base64url, fromBase64url, SYNC_HASH_LIMIT, sha256Base64url, toBytes } from "./encoding.ts";
-import { SignatureError } from "./errors.ts";
+import { ConfigError, SignatureError } from "./errors.ts";
 import { type HmacKey, hmacKey as prepareKey, hmacSha256, timingSafeEqual } from "./sha256.ts";
 
 /** The current and next QStash signing keys (`sig_...`). */
@@ -182,8 +182,11 @@ function parseToken(token: string): Token {
  */
 export function createVerifier(options: VerifierOptions): Verifier {
   const { current, next } = options.keys;
-  if (!current || !next) throw new SignatureError("both the current and next signing keys are required");
+  if (!current || !next) throw new ConfigError("both the current and next signing keys are required (QSTASH_CURRENT_SIGNING_KEY, QSTASH_NEXT_SIGNING_KEY)");
   const tolerance = options.clockTolerance ?? 5;
+  if (!(tolerance >= 0) || !Number.isFinite(tolerance)) {
+    throw new RangeError(`clockTolerance must be a number of seconds >= 0, got ${tolerance}`);
+  }
   const keys = (current === next ? [current] : [current, next]).map(keyOf);
 
   return async ({ signature, url, body }) => {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import * as v from "valibot";
 import { devKeys, delivery } from "../test/helpers/signed-request.ts";
-import { NonRetryableError, RetryLaterError } from "./errors.ts";
+import { ConfigError, NonRetryableError, RetryLaterError } from "./errors.ts";
 import { type IdempotencyStore, memoryStore } from "./idempotency.ts";
 import { defineJob } from "./job.ts";
 import { createWorker, type JobContext } from "./worker.ts";
@@ -383,8 +383,15 @@ describe("createWorker: idempotency", () => {
 });
 
 describe("createWorker: configuration", () => {
-  test("refuses to start without signing keys, naming the variables", () => {
+  test("refuses to start without signing keys, naming the variables, with a ConfigError", () => {
     expect(() => createWorker({ signingKeys: { current: "", next: "" } })).toThrow(/QSTASH_CURRENT_SIGNING_KEY/);
+    expect(() => createWorker({ signingKeys: { current: "", next: "" } })).toThrow(ConfigError);
+  });
+
+  test("a clockTolerance that is not a number of seconds >= 0 is refused at once", () => {
+    for (const clockTolerance of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => createWorker({ signingKeys: devKeys, clockTolerance }), String(clockTolerance)).toThrow(/clockTolerance must be a number of seconds >= 0/);
+    }
   });
 
   test("signing keys and store can be read per request (Workers bindings)", async () => {

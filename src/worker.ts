@@ -4,10 +4,10 @@ import { BodyTooLargeError, discardBody, readBody } from "./body.ts";
 import { MAX_ATTEMPTS_HEADER } from "./headers.ts";
 import { MAX_TIMER_MS, parseDuration } from "./duration.ts";
 import {
+  ConfigError,
   JobInputError,
   NonRetryableError,
   RetryLaterError,
-  SignatureError,
   StoreUnavailableError,
 } from "./errors.ts";
 import { type IdempotencyStore, memoryStore } from "./idempotency.ts";
@@ -346,7 +346,7 @@ function errorResponse(error: unknown, log: Logger, storeRetryAfter: string): Re
 
 function verifierFor(keys: SigningKeys | undefined, clockTolerance: number): Verifier {
   if (!keys?.current || !keys?.next) {
-    throw new SignatureError(
+    throw new ConfigError(
       "createWorker: signingKeys.current and signingKeys.next are required (QSTASH_CURRENT_SIGNING_KEY, QSTASH_NEXT_SIGNING_KEY); a worker never accepts unsigned requests",
     );
   }
