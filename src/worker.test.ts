@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import * as v from "valibot";
 import { devKeys, delivery } from "../test/helpers/signed-request.ts";
-import { ConfigError, NonRetryableError, RetryLaterError } from "./errors.ts";
+import { ConfigError, JobInputError, NonRetryableError, RetryLaterError } from "./errors.ts";
 import { type IdempotencyStore, memoryStore } from "./idempotency.ts";
 import { defineJob } from "./job.ts";
 import { createWorker, type JobContext } from "./worker.ts";
@@ -263,6 +263,21 @@ describe("createWorker: outcomes", () => {
     expect(res.status).toBe(489);
     expect(res.headers.get("Upstash-NonRetryable-Error")).toBe("true");
     expect(await json(res)).toEqual({ error: "NonRetryableError", message: "user 1 does not exist" });
+  });
+
+  test("a JobInputError thrown by the handler: 489 with its issues, as the worker's own validation answers", async () => {
+    const w = setup();
+    w.behave(() => {
+      throw new JobInputError("send-email", [{ message: "no such user", path: [{ key: "userId" }] }]);
+    });
+    const res = await w.send(await delivery(`${base}/send-email`, { body: '{"userId":1}' }));
+    expect(res.status).toBe(489);
+    expect(res.headers.get("Upstash-NonRetryable-Error")).toBe("true");
+    expect(await json(res)).toEqual({
+      error: "JobInputError",
+      message: 'invalid input for job "send-email": userId: no such user',
+      issues: [{ message: "no such user", path: ["userId"] }],
+    });
   });
 
   test("RetryLaterError: 429 with Retry-After", async () => {

@@ -326,7 +326,10 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
 function errorResponse(error: unknown, log: Logger, storeRetryAfter: string): Response {
   if (error instanceof NonRetryableError || error instanceof JobInputError) {
     log.warn(`failed for good: ${error.message}`);
-    return reply({ error: error.name, message: error.message }, 489, NON_RETRYABLE);
+    // A handler's own JobInputError (input checked further than the schema) keeps its issues, as
+    // the worker's validation does.
+    const issues = error instanceof JobInputError ? { issues: error.issues } : {};
+    return reply({ error: error.name, message: error.message, ...issues }, 489, NON_RETRYABLE);
   }
   if (error instanceof RetryLaterError) {
     log.info(`retry later (${error.after}s): ${error.message}`);
