@@ -128,6 +128,24 @@ describe("npm package", () => {
     }
   }, 30_000);
 
+  test("the built bin on Node.js: jobwire dev runs where node:sqlite exists (>= 22.5), and otherwise says what to use", async () => {
+    const version = Bun.spawnSync([node, "-p", "process.versions.node"]).stdout.toString().trim();
+    const [major, minor] = version.split(".").map(Number) as [number, number];
+    const child = spawnChild([node, join(out, manifest.bin.jobwire!), "dev", "--memory", "--port", "0"], { cwd: scratch, env: childEnv({}) });
+    try {
+      if (major > 22 || (major === 22 && minor >= 5)) {
+        await child.waitForLine(/^Running at http:/);
+      } else {
+        expect(await child.exited, child.output()).not.toBe(0);
+        // Said once, about the runtime: not "cannot use the database :memory:".
+        expect(child.output()).toContain(`jobwire dev needs SQLite, which this Node.js (v${version}) does not have: run it with Bun`);
+        expect(child.output()).not.toContain("cannot use the database");
+      }
+    } finally {
+      await child.stop();
+    }
+  }, 30_000);
+
   test("Node.js imports every entry point of the built package by name", () => {
     const specifiers = Object.keys(manifest.exports).map((entry) => entry.replace(/^\./, "jobwire"));
     const script = `for (const s of ${JSON.stringify(specifiers)}) { const m = await import(s); console.log(s, Object.keys(m).length); }`;

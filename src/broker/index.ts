@@ -13,7 +13,7 @@ import { Publisher } from "./publisher.ts";
 import type { RedisRest } from "./redis-rest.ts";
 import { Schedules } from "./schedules.ts";
 import { serve, type ServeEnv } from "./server.ts";
-import { openDatabase, type SqlDriver } from "./store/driver.ts";
+import { openDatabase, type SqlDriver, SqliteUnavailableError } from "./store/driver.ts";
 import { Store } from "./store/store.ts";
 import { GroupWriter } from "./store/writer.ts";
 import type { BrokerEvent, TopicRecord } from "./types.ts";
@@ -118,6 +118,8 @@ async function openStore(path: string, memory: boolean): Promise<{ db: SqlDriver
     return { db, store: new Store(db, memory) };
   } catch (error) {
     db?.close();
+    // Not about the file: the runtime has no SQLite, whatever the database.
+    if (error instanceof SqliteUnavailableError) throw error;
     const message = (error as Error).message;
     const why = /locked|busy/i.test(message) ? `${message} (another process has it open: is another jobwire dev running on it?)` : message;
     throw new Error(`cannot use the database ${path}: ${why}`, { cause: error });

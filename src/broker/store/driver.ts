@@ -54,13 +54,21 @@ async function openBun(path: string): Promise<SqlDriver> {
   };
 }
 
+/** This runtime has no SQLite the broker can use (Node.js before 22.5). */
+export class SqliteUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "SqliteUnavailableError";
+  }
+}
+
 async function openNode(path: string): Promise<SqlDriver> {
   let sqlite: typeof import("node:sqlite");
   try {
     sqlite = await import("node:sqlite");
   } catch (error) {
-    throw new Error(
-      "jobwire dev needs SQLite: run it with Bun (`npx bun ...`), Deno 2, or Node >= 22.5 (node:sqlite)",
+    throw new SqliteUnavailableError(
+      `jobwire dev needs SQLite, which this Node.js (${process.version}) does not have: run it with Bun (\`npx bun ...\`), Deno 2, or Node >= 22.5 (node:sqlite)`,
       { cause: error },
     );
   }
