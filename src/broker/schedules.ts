@@ -4,10 +4,10 @@ import type { Publisher } from "./publisher.ts";
 import type { ScheduleRow, Store } from "./store/store.ts";
 import type { GroupWriter } from "./store/writer.ts";
 
-/** A cron expression split into its pattern and time zone. */
+/** A cron expression split into its pattern and time zone (UTC unless `CRON_TZ=` names one). */
 export interface ParsedCron {
   pattern: string;
-  timezone?: string;
+  timezone: string;
 }
 
 /**
@@ -19,8 +19,9 @@ export function parseCron(text: string): ParsedCron {
   const trimmed = text.trim();
   const match = /^(?:CRON_TZ|TZ)=(\S+)\s+(.+)$/.exec(trimmed);
   const pattern = (match ? match[2]! : trimmed).trim().replace(/\s+/g, " ");
-  const timezone = match?.[1];
-  if (timezone) {
+  // Without a prefix the fields are in UTC, as on QStash, whatever this machine's time zone.
+  const timezone = match?.[1] ?? "UTC";
+  if (match) {
     try {
       new Intl.DateTimeFormat("en-US", { timeZone: timezone });
     } catch {
@@ -36,7 +37,7 @@ export function parseCron(text: string): ParsedCron {
   } catch (error) {
     throw badRequest(`invalid Upstash-Cron "${text}": ${(error as Error).message}`);
   }
-  return timezone ? { pattern, timezone } : { pattern };
+  return { pattern, timezone };
 }
 
 /**

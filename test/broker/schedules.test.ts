@@ -90,3 +90,28 @@ test("overlapping upserts of one schedule id leave one timer: one firing per tic
   await Bun.sleep(1300);
   expect(ticks("/overlap").length).toBe(after);
 });
+
+test("a cron without CRON_TZ is in UTC, whatever the machine's time zone; with it, in that zone", async () => {
+  // The broker's own process, in a zone far from UTC: croner reads fields in local time unless told.
+  const script = `
+    import { createBroker } from ${JSON.stringify(new URL("../../src/broker/index.ts", import.meta.url).pathname)};
+    const broker = await createBroker({ port: 0, memory: true, log: false });
+    const api = (path, init = {}) => fetch(broker.url + path, { ...init, headers: { authorization: "Bearer " + broker.token, ...init.headers } });
+    const next = async (cron) => {
+      const created = await (await api("/v2/schedules/http://127.0.0.1:9/x", { method: "POST", headers: { "upstash-cron": cron } })).json();
+      return (await (await api("/v2/schedules/" + created.scheduleId)).json()).nextScheduleTime;
+    };
+    const utc = new Date(await next("0 9 * * *"));
+    const tokyo = new Date(await next("CRON_TZ=Asia/Tokyo 0 9 * * *"));
+    console.log(JSON.stringify({ offset: new Date().getTimezoneOffset(), utc: [utc.getUTCHours(), utc.getUTCMinutes()], tokyo: [tokyo.getUTCHours(), tokyo.getUTCMinutes()] }));
+    await broker.close();
+  `;
+  for (const zone of ["America/New_York", "Asia/Kolkata"]) {
+    const run = Bun.spawnSync([process.execPath, "--eval", script], { env: { ...process.env, TZ: zone } });
+    expect(run.exitCode, run.stderr.toString()).toBe(0);
+    const seen = JSON.parse(run.stdout.toString().trim()) as { offset: number; utc: number[]; tokyo: number[] };
+    expect(seen.offset, zone).not.toBe(0); // the process really ran in that zone
+    expect(seen.utc, zone).toEqual([9, 0]);
+    expect(seen.tokyo, zone).toEqual([0, 0]); // 09:00 in Tokyo (UTC+9)
+  }
+});
