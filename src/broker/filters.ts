@@ -52,7 +52,12 @@ export function parseFilter(
       throw badRequest(`unknown filter "${key}"; accepted: ${[idKey, ...FILTER_KEYS[kind]].join(", ")}`);
     }
   }
-  const ids = [...params.getAll(idKey), ...(bodyIds ?? [])].filter((id) => id !== "");
+  const ids = [...params.getAll(idKey), ...(bodyIds ?? [])];
+  // Ids given but none there (`[]`, `?dlqIds=`) would select every entry: a bulk delete or retry
+  // of everything, by a mistake. Acting on everything is asked for by giving no ids at all.
+  if ((params.has(idKey) || bodyIds !== undefined) && (ids.length === 0 || ids.includes(""))) {
+    throw badRequest(`"${idKey}" is empty or holds an empty id: give the ids to act on, or leave "${idKey}" out to act on every match of the filters`);
+  }
   if (ids.length > 0) filter.ids = ids;
   for (const field of LIST_FIELDS) {
     if (!allowed.has(field)) continue;

@@ -152,6 +152,20 @@ describe("other endpoints", () => {
     expect((await broker.api(`/v2/messages/${messageId}`)).status).toBe(200);
     expect((await broker.api(`/v2/messages/${messageId}`, { method: "DELETE" })).status).toBe(200);
   });
+  test("an empty id list is a 400, never every entry: body [] or an empty id, in the query too", async () => {
+    const published = await publish(`${dest.url}/kept-too`, { "upstash-delay": "1h" });
+    const { messageId } = (await published.json()) as { messageId: string };
+    const empty = /"(messageIds|dlqIds)" is empty or holds an empty id/;
+    for (const body of ['{"messageIds":[]}', '{"messageIds":[""]}']) {
+      await expectError(await broker.api("/v2/messages", { method: "DELETE", body }), 400, empty);
+    }
+    await expectError(await broker.api("/v2/messages?messageIds=", { method: "DELETE" }), 400, empty);
+    await expectError(await broker.api("/v2/dlq", { method: "DELETE", body: '{"dlqIds":[]}' }), 400, empty);
+    await expectError(await broker.api("/v2/dlq?dlqIds=", { method: "DELETE" }), 400, empty);
+    await expectError(await broker.api("/v2/dlq/retry", { method: "POST", body: '{"dlqIds":[]}' }), 400, empty);
+    expect((await broker.api(`/v2/messages/${messageId}`)).status).toBe(200);
+    expect((await broker.api(`/v2/messages/${messageId}`, { method: "DELETE" })).status).toBe(200);
+  });
   test("schedules need a valid cron", async () => {
     await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST" }), 400, /missing Upstash-Cron/);
     await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": "every day" } }), 400, /invalid Upstash-Cron/);

@@ -196,6 +196,30 @@ describe("DLQ", () => {
       dest.respond(() => new Response("ok"));
     }
   });
+
+  test("retry and delete by a list of ids act on every id, however many (the SDK sends no count and does not page)", async () => {
+    const url = "http://127.0.0.1:9/refused";
+    const items = Array.from({ length: 150 }, (_, i) => ({ destination: `${url}/${i}`, headers: { "upstash-retries": "0" }, body: String(i) }));
+    const published = (await (await broker.api("/v2/batch", { method: "POST", body: JSON.stringify(items) })).json()) as { messageId: string }[];
+    expect(published).toHaveLength(150);
+    const dlqIds = async (): Promise<string[]> => {
+      const all: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.dlq.listMessages({ cursor, count: 100 });
+        all.push(...page.messages.filter((m) => m.url.startsWith(url)).map((m) => m.dlqId));
+        cursor = page.cursor;
+      } while (cursor);
+      return all;
+    };
+    await waitUntil(async () => (await dlqIds()).length === 150, 10_000, "150 DLQ entries");
+    const retried = await client.dlq.retry(await dlqIds());
+    expect(retried.responses).toHaveLength(150);
+    await waitUntil(async () => (await dlqIds()).length === 150, 10_000, "the 150 retried messages back in the DLQ");
+    const deleted = await client.dlq.delete(await dlqIds());
+    expect(deleted.deleted).toBe(150);
+    expect(await dlqIds()).toEqual([]);
+  }, 30_000);
 });
 
 describe("logs", () => {

@@ -18,7 +18,9 @@ const MAX_COUNT = 1000;
 /** One page of DLQ entries, up to the entry `upto` when given; `cursor` is set when more follow. */
 function page(core: BrokerCore, filter: Filter, upto?: number): { rows: DlqRow[]; cursor?: string } {
   core.writer.flush();
-  const count = Math.min(filter.count ?? DEFAULT_COUNT, MAX_COUNT);
+  // Ids named one by one are all acted on: the official SDK sends them without a count, and its
+  // callers do not page through the answer.
+  const count = filter.ids ? Math.max(filter.ids.length, 1) : Math.min(filter.count ?? DEFAULT_COUNT, MAX_COUNT);
   const sql = filterSql(filter, DLQ_COLUMNS);
   const where = upto === undefined ? sql.where : `${sql.where} AND seq <= ?`;
   const params = upto === undefined ? sql.params : [...sql.params, upto];
