@@ -11,7 +11,7 @@ import { callbackMessage } from "./callback.ts";
 import { type AttemptResult, attemptDelivery, type FetchLike } from "./deliver.ts";
 import type { Http1Client } from "./http1.ts";
 import { Fifo } from "./fifo.ts";
-import { type FlowSettings, FlowState } from "./flow-control.ts";
+import { type FlowChange, type FlowSettings, FlowState } from "./flow-control.ts";
 import { type HeapItem, TimerHeap } from "./heap.ts";
 import { QueueState } from "./queue-state.ts";
 
@@ -30,8 +30,8 @@ export interface Entry extends HeapItem {
   holdsFlow: boolean;
   /** Waiting in its flow-control key's `wait` list. */
   atFlow: boolean;
-  /** Its enqueue declared its queue (taken back with it if the commit fails). */
-  declaredQueue: boolean;
+  /** The queue its enqueue declared, until that enqueue's commit settles (taken back if it fails). */
+  declaredQueue: QueueRecord | undefined;
   active: boolean;
   canceled: boolean;
 }
@@ -155,10 +155,7 @@ export class Engine {
       this.live.set(entry.id, entry);
       if (entry.queue) {
         const queue = this.#queue(entry.queue);
-        if (!queue.declared) {
-          this.#declare(queue);
-          entry.declaredQueue = true;
-        }
+        if (!(queue.staged ?? queue).declared) entry.declaredQueue = this.#declare(queue);
         queue.pending++;
       }
       if (entry.flowKey) {
@@ -177,21 +174,20 @@ export class Engine {
    */
   unstage(entries: Entry[]): void {
     for (const entry of entries) {
+      // A queue this enqueue declared was not stored either: the next enqueue declares it again.
+      this.#settleDeclare(entry, false);
       if (this.live.get(entry.id) !== entry) continue;
       entry.canceled = true;
-      // A queue this enqueue declared was not stored either: undeclared, so the next enqueue
-      // stores it (else the queue would be gone after a restart).
-      if (entry.declaredQueue) {
-        const queue = this.queues.get(entry.queue!);
-        if (queue) queue.declared = false;
-      }
       this.#forget(entry);
     }
   }
 
-  /** Starts the clock of committed entries. */
+  /** Starts the clock of committed entries (and puts the queues they declared in force). */
   admit(entries: Entry[]): void {
-    for (const entry of entries) if (!entry.canceled) this.#schedule(entry);
+    for (const entry of entries) {
+      this.#settleDeclare(entry, true);
+      if (!entry.canceled) this.#schedule(entry);
+    }
   }
 
   /** Stages, commits and admits in one go, for the broker's own messages (callbacks). */
@@ -243,27 +239,64 @@ export class Engine {
   // queues
 
   /**
-   * Declares a queue an enqueue made (parallelism 1), stored with the enqueue's own commit, unless
-   * it is stored by then: an API upsert committing in the same batch keeps its settings.
+   * Declares the queue an enqueue names, when it is not there as last asked for (never made, or
+   * deleted by a change not stored yet): parallelism 1, stored with the enqueue's own commit unless
+   * stored by then (an API upsert in the same batch keeps its settings), and in force once that
+   * commit is done ({@link admit}).
    */
-  #declare(queue: QueueState<Entry>): void {
-    queue.declared = true;
-    const record = queue.record;
+  #declare(queue: QueueState<Entry>): QueueRecord {
+    const now = Date.now();
+    const record: QueueRecord = { name: queue.record.name, parallelism: 1, paused: false, createdAt: now, updatedAt: now };
+    queue.staged = { record, declared: true };
+    queue.changing++;
     this.#o.writer.write(() => this.#o.store.insertQueue(record));
+    return record;
   }
 
-  // The API's changes below are applied once their commit is done (or undone when it fails), so
-  // a change answered with an error leaves nothing behind.
+  /** Ends an enqueue's declaration of its queue: in force when stored, else dropped. */
+  #settleDeclare(entry: Entry, stored: boolean): void {
+    const record = entry.declaredQueue;
+    if (!record) return;
+    entry.declaredQueue = undefined;
+    const queue = this.queues.get(record.name);
+    if (!queue) return;
+    if (--queue.changing === 0) queue.staged = undefined;
+    if (stored && !queue.declared) {
+      queue.declared = true;
+      queue.record = record;
+      this.#pumpQueue(queue);
+    }
+  }
+
+  /** Forgets a queue nothing declares or uses (its last message done, no change on its way). */
+  #dropIfUnused(queue: QueueState<Entry>): void {
+    if (!queue.declared && queue.pending === 0 && queue.changing === 0 && this.queues.get(queue.record.name) === queue) {
+      this.queues.delete(queue.record.name);
+    }
+  }
+
+  // The API's changes below are applied once their commit is done (or dropped when it fails), so
+  // a change answered with an error leaves nothing behind. Each is made on top of the changes asked
+  // for before it (stored or not yet) and applied in that order, so changes answered together all
+  // hold, in memory as on disk. Each answers with the state it made, not a later change's.
 
   /**
-   * Creates or updates a queue: the fields given change, the others stay as last asked for. Like
-   * a key's changes, each is made on top of those asked for before it and applied in that order once
-   * stored, so a pause and a parallelism change answered together both hold.
+   * Creates or updates a queue: the fields given change, the others stay as last asked for.
+   * With `existing`, only a queue that is there as last asked for (a pause, a resume): undefined
+   * otherwise.
    */
-  async upsertQueue(name: string, change: { parallelism?: number; paused?: boolean }): Promise<QueueState<Entry>> {
+  async upsertQueue(
+    name: string,
+    change: { parallelism?: number; paused?: boolean },
+    existing = false,
+  ): Promise<Record<string, unknown> | undefined> {
     const now = Date.now();
     const requested = this.#queue(name);
     const base = requested.staged ?? { record: requested.record, declared: requested.declared };
+    if (existing && !base.declared) {
+      this.#dropIfUnused(requested);
+      return undefined;
+    }
     const record: QueueRecord = {
       ...base.record,
       parallelism: change.parallelism ?? (base.declared ? base.record.parallelism : 1),
@@ -273,44 +306,42 @@ export class Engine {
     };
     requested.staged = { record, declared: true };
     requested.changing++;
-    let stored = false;
-    let queue = requested;
+    let info: Record<string, unknown> | undefined;
     try {
       await this.#o.writer.commit(() => this.#o.store.upsertQueue(record));
-      stored = true;
+      const queue = this.#queue(name);
+      queue.record = record;
+      queue.declared = true;
+      info = queue.info();
+      this.#pumpQueue(queue);
     } finally {
-      queue = this.#queue(name);
+      const queue = this.#queue(name);
       if (--queue.changing === 0) queue.staged = undefined;
-      if (stored) {
-        queue.record = record;
-        queue.declared = true;
-        this.#pumpQueue(queue);
-      } else if (!queue.declared && queue.pending === 0 && queue.changing === 0) {
-        this.queues.delete(name);
-      }
+      this.#dropIfUnused(queue);
     }
-    return queue;
+    return info;
   }
 
   /** Deletes a queue's declaration; its pending messages still run, one at a time. False when unknown. */
   async deleteQueue(name: string): Promise<boolean> {
     const requested = this.queues.get(name);
-    if (!(requested?.staged ?? requested)?.declared) return false;
-    // An upsert asked for after this starts from a queue that is not there.
-    requested!.staged = { record: { ...requested!.record, parallelism: 1, paused: false }, declared: false };
-    requested!.changing++;
-    let stored = false;
+    if (!requested || !(requested.staged ?? requested).declared) return false;
+    // A change asked for after this starts from a queue that is not there.
+    requested.staged = { record: { ...requested.record, parallelism: 1, paused: false }, declared: false };
+    requested.changing++;
     try {
       await this.#o.writer.commit(() => this.#o.store.deleteQueue(name));
-      stored = true;
-    } finally {
       const queue = this.queues.get(name);
-      if (queue && --queue.changing === 0) queue.staged = undefined;
-      if (stored && queue?.declared) {
+      if (queue?.declared) {
         queue.declared = false;
         queue.record = { ...queue.record, parallelism: 1, paused: false };
-        if (queue.pending === 0 && queue.changing === 0) this.queues.delete(name);
-        else this.#pumpQueue(queue);
+        this.#pumpQueue(queue);
+      }
+    } finally {
+      const queue = this.queues.get(name);
+      if (queue) {
+        if (--queue.changing === 0) queue.staged = undefined;
+        this.#dropIfUnused(queue);
       }
     }
     return true;
@@ -324,38 +355,38 @@ export class Engine {
   }
 
   /**
-   * Pauses or resumes a key, or pins/unpins/resets it; stored so a restart keeps it, and applied
-   * then. Each change is made on top of the changes asked for before it (stored or not yet), and
-   * applied in that order once stored: two changes in one commit (a pause, then a resume) both
-   * count, in memory as on disk.
+   * Pauses or resumes a key, pins or unpins it, or resets its rate window; stored so a restart
+   * keeps it (a reset is not stored), and applied then. Answers the key's state as this change left
+   * it.
    */
-  async updateFlow(key: string, change: (flow: FlowSettings) => void): Promise<FlowState<Entry>> {
+  async updateFlow(key: string, change: (flow: FlowChange) => void): Promise<Record<string, unknown>> {
     const requested = this.#flow(key);
-    const base = requested.staged ?? { paused: requested.paused, pinned: requested.pinned, windowStart: requested.windowStart };
-    const after: FlowSettings = { ...base };
+    const base: FlowSettings = requested.staged ?? { paused: requested.paused, pinned: requested.pinned };
+    const after: FlowChange = { ...base, resetRate: false };
     change(after);
-    requested.staged = after;
+    const { paused, pinned, resetRate } = after;
+    requested.staged = { paused, pinned };
     requested.changing++;
-    const { paused, pinned } = after;
-    let stored = false;
-    let flow = requested;
+    let info: Record<string, unknown> | undefined;
     try {
       await this.#o.writer.commit(() => this.#o.store.putFlow(key, paused, pinned ? JSON.stringify(pinned) : null));
-      stored = true;
+      const flow = this.#flow(key);
+      flow.paused = paused;
+      flow.pinned = pinned;
+      if (resetRate) {
+        flow.windowStart = 0;
+        flow.windowCount = 0;
+      }
+      info = flow.info();
+      this.#pumpFlow(flow);
     } finally {
       // A failed change is dropped with its commit. One asked for after it, in a later commit, was
       // made on top of it and carries it when stored (memory and disk still agree).
-      flow = this.#flow(key);
+      const flow = this.#flow(key);
       if (--flow.changing === 0) flow.staged = undefined;
-      if (stored) {
-        flow.paused = after.paused;
-        flow.pinned = after.pinned;
-        // A reset takes effect when stored; the window itself moves on with every start.
-        if (after.windowStart !== base.windowStart) flow.windowStart = after.windowStart;
-        this.#pumpFlow(flow);
-      }
+      this.#forgetIfIdle(flow);
     }
-    return flow;
+    return info!;
   }
 
   /** Resumes gating after a queue changed (pause/resume/parallelism). */
@@ -612,7 +643,7 @@ export class Engine {
       const queue = this.queues.get(entry.queue);
       if (queue) {
         queue.pending--;
-        if (queue.pending === 0 && !queue.declared && queue.changing === 0) this.queues.delete(entry.queue);
+        this.#dropIfUnused(queue);
       }
     }
   }
@@ -760,6 +791,6 @@ export class Engine {
 function newEntry(seq: number, id: string, due: number, retried: number, queue: string | undefined, flowKey: string | undefined): Entry {
   return {
     seq, id, due, retried, queue, flowKey, heapIndex: -1,
-    message: undefined, body: undefined, bodyHash: undefined, holdsQueue: false, holdsFlow: false, atFlow: false, declaredQueue: false, active: false, canceled: false,
+    message: undefined, body: undefined, bodyHash: undefined, holdsQueue: false, holdsFlow: false, atFlow: false, declaredQueue: undefined, active: false, canceled: false,
   };
 }

@@ -8,11 +8,15 @@ export interface PinnedFlow {
   period?: number;
 }
 
-/** What the API changes on a key (pause, pin, a rate reset). */
+/** What the API sets on a key, and stores. */
 export interface FlowSettings {
   paused: boolean;
   pinned: PinnedFlow | null;
-  windowStart: number;
+}
+
+/** One API change of a key: its settings, and whether it resets the rate window now. */
+export interface FlowChange extends FlowSettings {
+  resetRate: boolean;
 }
 
 /**

@@ -3,7 +3,6 @@ import { parseDuration } from "../../duration.ts";
 import type { BrokerCore } from "../core.ts";
 import { badRequest, notFound } from "../errors.ts";
 import { wholeNumber } from "../http.ts";
-import type { FlowState } from "../engine/flow-control.ts";
 
 /** Flow control: `GET /v2/flowControl[/{key}]`, `GET /v2/globalParallelism`, and the key actions. */
 export function flowControlRoutes(app: Hono, core: BrokerCore, maxConcurrency: number): void {
@@ -22,14 +21,14 @@ export function flowControlRoutes(app: Hono, core: BrokerCore, maxConcurrency: n
     const action = c.req.param("action");
     const query = new URL(c.req.url).searchParams;
     const optional = (name: string, min: number) => (query.get(name) ? wholeNumber(query.get(name), name, min) : undefined);
-    let flow: FlowState<unknown>;
+    let flow: Record<string, unknown>;
     switch (action) {
       case "pause":
       case "resume":
         flow = await core.engine.updateFlow(key, (f) => void (f.paused = action === "pause"));
         break;
       case "resetRate":
-        flow = await core.engine.updateFlow(key, (f) => void (f.windowStart = 0));
+        flow = await core.engine.updateFlow(key, (f) => void (f.resetRate = true));
         break;
       case "pin": {
         const parallelism = optional("parallelism", 1);
@@ -74,6 +73,6 @@ export function flowControlRoutes(app: Hono, core: BrokerCore, maxConcurrency: n
       default:
         throw notFound(`unknown flow-control action "${action}": use pause, resume, resetRate, pin or unpin`);
     }
-    return c.json(flow.info());
+    return c.json(flow);
   });
 }

@@ -26,7 +26,7 @@ export function queueRoutes(app: Hono, core: BrokerCore): void {
     if (paused !== undefined && typeof paused !== "boolean") throw badRequest('"paused" must be true or false');
     if (paused !== undefined) change.paused = paused;
     // A field left out keeps its value (a new queue: parallelism 1, not paused).
-    return c.json((await core.engine.upsertQueue(queueName, change)).info());
+    return c.json((await core.engine.upsertQueue(queueName, change))!);
   });
 
   app.get("/v2/queues", (c) =>
@@ -43,8 +43,11 @@ export function queueRoutes(app: Hono, core: BrokerCore): void {
 
   for (const action of ["pause", "resume"] as const) {
     app.post(`/v2/queues/:name/${action}`, async (c) => {
-      const queue = declared(c.req.param("name"));
-      return c.json((await core.engine.upsertQueue(queue.record.name, { paused: action === "pause" })).info());
+      // Checked against the queue as last asked for: a delete not stored yet has removed it.
+      const name = c.req.param("name");
+      const info = await core.engine.upsertQueue(name, { paused: action === "pause" }, true);
+      if (!info) throw notFound(`queue "${name}" not found`);
+      return c.json(info);
     });
   }
 }
