@@ -21,6 +21,8 @@ export interface Filter {
   toDate?: number;
   count?: number;
   cursor?: number;
+  /** DLQ entries oldest first (the default) or newest first. */
+  order?: "earliestFirst" | "latestFirst";
 }
 
 type Field = keyof Filter;
@@ -31,7 +33,7 @@ const LIST_FIELDS = [
 /** Which keys each endpoint accepts, beyond its id list key and the token. */
 export const FILTER_KEYS = {
   messages: ["url", "topicName", "queueName", "scheduleId", "label", "flowControlKey", "callerIp", "host", "path", "fromDate", "toDate", "count", "cursor", "api"],
-  dlq: ["messageId", "url", "topicName", "queueName", "scheduleId", "label", "flowControlKey", "callerIp", "responseStatus", "fromDate", "toDate", "count", "cursor", "api"],
+  dlq: ["messageId", "url", "topicName", "queueName", "scheduleId", "label", "flowControlKey", "callerIp", "responseStatus", "fromDate", "toDate", "count", "cursor", "order", "api"],
   events: ["messageId", "state", "url", "topicName", "queueName", "scheduleId", "label", "flowControlKey", "callerIp", "host", "path", "fromDate", "toDate", "count", "cursor", "api", "endpointName"],
 } as const;
 
@@ -77,6 +79,11 @@ export function parseFilter(
   }
   const cursor = params.get("cursor");
   if (cursor) filter.cursor = integer(cursor, "cursor");
+  const order = params.get("order");
+  if (order) {
+    if (order !== "earliestFirst" && order !== "latestFirst") throw badRequest(`invalid order "${order}": expected earliestFirst or latestFirst`);
+    filter.order = order;
+  }
   return filter;
 }
 

@@ -86,7 +86,10 @@ export class Schedules {
     if (previous) row.createdAt = previous.row.createdAt;
     await this.#writer.commit(() => this.#store.upsertSchedule(row));
     // Whatever runs under this id now, which may be another upsert's timer rather than `previous`.
-    this.#jobs.get(row.id)?.cron.stop();
+    const current = this.#jobs.get(row.id);
+    current?.cron.stop();
+    // The last firing is the schedule's history, which an upsert keeps (as the database does).
+    if (current?.row.lastTime !== undefined && row.lastTime === undefined) row.lastTime = current.row.lastTime;
     this.#start(row);
   }
 

@@ -98,6 +98,7 @@ export function scheduleToWire(row: ScheduleRow, nextScheduleTime: number | unde
   if (template.callback) wire.callback = template.callback.url;
   if (template.failureCallback) wire.failureCallback = template.failureCallback.url;
   if (template.queueName) wire.queueName = template.queueName;
+  if (row.data.callerIp) wire.callerIp = row.data.callerIp;
   addFlowAndLabels(wire, template);
   if (row.lastTime !== undefined) wire.lastScheduleTime = row.lastTime;
   if (nextScheduleTime !== undefined && !row.paused) wire.nextScheduleTime = nextScheduleTime;

@@ -115,3 +115,17 @@ test("a cron without CRON_TZ is in UTC, whatever the machine's time zone; with i
     expect(seen.tokyo, zone).toEqual([0, 0]); // 09:00 in Tokyo (UTC+9)
   }
 });
+
+test("an upsert keeps the schedule's last firing time, and the publisher's address is shown", async () => {
+  const id = await create("/kept-last", "* * * * * *", { "upstash-schedule-id": "kept-last" });
+  await waitUntil(() => ticks("/kept-last").length >= 1, 3500, "a firing");
+  const read = async () => (await (await broker.api(`/v2/schedules/${id}`)).json()) as { lastScheduleTime?: number; callerIp?: string };
+  const before = await read();
+  expect(before.lastScheduleTime).toBeGreaterThan(0);
+  // The same id, every field overwritten (daily now, so it does not fire again meanwhile).
+  await create("/kept-last", "0 0 * * *", { "upstash-schedule-id": "kept-last" });
+  const after = await read();
+  expect(after.lastScheduleTime).toBeGreaterThanOrEqual(before.lastScheduleTime!);
+  expect(after.callerIp).toBe("127.0.0.1");
+  await broker.api(`/v2/schedules/${id}`, { method: "DELETE" });
+});

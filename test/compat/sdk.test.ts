@@ -197,6 +197,32 @@ describe("DLQ", () => {
     }
   });
 
+  test("order=latestFirst lists newest first, paging downwards; earliestFirst is the default; another order is a 400", async () => {
+    const url = "http://127.0.0.1:9/ordered";
+    const items = Array.from({ length: 5 }, (_, i) => ({ destination: `${url}/${i}`, headers: { "upstash-retries": "0" }, body: String(i) }));
+    expect((await broker.api("/v2/batch", { method: "POST", body: JSON.stringify(items) })).status).toBe(201);
+    const page = async (order: string, cursor?: string) => {
+      const response = await broker.api(`/v2/dlq?count=2${order}${cursor ? `&cursor=${cursor}` : ""}`);
+      return (await response.json()) as { messages: { dlqId: string }[]; cursor?: string };
+    };
+    const walk = async (order: string) => {
+      const ids: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const p = await page(order, cursor);
+        ids.push(...p.messages.map((m) => m.dlqId));
+        cursor = p.cursor;
+      } while (cursor);
+      return ids;
+    };
+    await waitUntil(async () => (await walk("")).length >= 5, 10_000, "5 DLQ entries");
+    const earliest = await walk("");
+    expect(await walk("&order=earliestFirst")).toEqual(earliest);
+    expect(await walk("&order=latestFirst")).toEqual([...earliest].reverse());
+    expect((await broker.api("/v2/dlq?order=newest")).status).toBe(400);
+    await client.dlq.delete(earliest);
+  }, 20_000);
+
   test("retry and delete by a list of ids act on every id, however many (the SDK sends no count and does not page)", async () => {
     const url = "http://127.0.0.1:9/refused";
     const items = Array.from({ length: 150 }, (_, i) => ({ destination: `${url}/${i}`, headers: { "upstash-retries": "0" }, body: String(i) }));

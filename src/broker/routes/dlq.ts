@@ -24,7 +24,7 @@ function page(core: BrokerCore, filter: Filter, upto?: number): { rows: DlqRow[]
   const sql = filterSql(filter, DLQ_COLUMNS);
   const where = upto === undefined ? sql.where : `${sql.where} AND seq <= ?`;
   const params = upto === undefined ? sql.params : [...sql.params, upto];
-  const rows = core.store.findDlq(where, params, filter.cursor ?? 0, count + 1);
+  const rows = core.store.findDlq(where, params, filter.cursor, count + 1, filter.order === "latestFirst");
   if (rows.length <= count) return { rows };
   rows.length = count;
   const last = String(rows[count - 1]!.seq);

@@ -283,10 +283,14 @@ export class Store {
   }
 
   /** DLQ entries matching a SQL filter after `cursor` (a seq), oldest first, at most `limit`. */
-  findDlq(where: string, params: SqlValue[], cursor: number, limit: number): DlqRow[] {
+  /** DLQ entries after `cursor` (before it, newest first, with `latestFirst`), up to `limit`. */
+  findDlq(where: string, params: SqlValue[], cursor: number | undefined, limit: number, latestFirst = false): DlqRow[] {
+    const sql = latestFirst
+      ? `SELECT * FROM dlq WHERE seq < ? AND ${where} ORDER BY seq DESC LIMIT ?`
+      : `SELECT * FROM dlq WHERE seq > ? AND ${where} ORDER BY seq LIMIT ?`;
     return this.db
-      .prepare(`SELECT * FROM dlq WHERE seq > ? AND ${where} ORDER BY seq LIMIT ?`)
-      .all<Row>(cursor, ...params, limit)
+      .prepare(sql)
+      .all<Row>(cursor ?? (latestFirst ? Number.MAX_SAFE_INTEGER : 0), ...params, limit)
       .map(toDlqRow);
   }
 
