@@ -6,7 +6,7 @@ import { evaluateRetryDelay } from "../retry-delay.ts";
 import { bodyHash } from "../sign.ts";
 import type { Store } from "../store/store.ts";
 import type { GroupWriter } from "../store/writer.ts";
-import type { BrokerEvent, CallbackOptions, FailedResponse, QueueRecord, StoredMessage } from "../types.ts";
+import type { BrokerEvent, FailedResponse, QueueRecord, StoredMessage } from "../types.ts";
 import { callbackMessage } from "./callback.ts";
 import { type AttemptResult, attemptDelivery, type FetchLike } from "./deliver.ts";
 import type { Http1Client } from "./http1.ts";
@@ -720,7 +720,7 @@ export class Engine {
       if (result.error) response.error = result.error;
       return response;
     };
-    if (message.callback) this.#callback(message.callback, message, body, toResponse(), entry.retried);
+    if (message.callback) this.publishInternal([callbackMessage(message.callback, message, body, toResponse(), entry.retried)]);
 
     if (result.ok) {
       emit(makeEvent(message, "DELIVERED", { responseStatus: result.status! }));
@@ -763,7 +763,7 @@ export class Engine {
     if (response.status !== undefined) extra.responseStatus = response.status;
     if (response.error) extra.error = response.error;
     this.#o.emit(makeEvent(message, "FAILED", extra));
-    if (message.failureCallback) this.#callback(message.failureCallback, message, body, response, entry.retried, dlqId);
+    if (message.failureCallback) this.publishInternal([callbackMessage(message.failureCallback, message, body, response, entry.retried, dlqId)]);
     this.#finish(entry);
   }
 
@@ -773,18 +773,6 @@ export class Engine {
     entry.message = undefined;
     entry.body = undefined;
     entry.bodyHash = undefined;
-  }
-
-  /** Publishes the callback (or failure callback) message of §4.3 about an attempt. */
-  #callback(
-    options: CallbackOptions,
-    source: StoredMessage,
-    sourceBody: Uint8Array,
-    response: FailedResponse,
-    retried: number,
-    dlqId?: string,
-  ): void {
-    this.publishInternal([callbackMessage(options, source, sourceBody, response, retried, dlqId)]);
   }
 }
 
