@@ -176,6 +176,13 @@ describe("other endpoints", () => {
     await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": "* * * * * * *" } }), 400, /expected 5 fields/);
     await expectError(await broker.api(`/v2/schedules/${dest.url}/s`, { method: "POST", headers: { "upstash-cron": "CRON_TZ=Mars/Base 0 * * * *" } }), 400, /invalid time zone "Mars\/Base"/);
   });
+  test("a pause or resume of an unknown schedule is a 404, whatever the id looks like", async () => {
+    for (const id of ["scd_none", "no%20such", "a,b"]) {
+      for (const action of ["pause", "resume"]) {
+        await expectError(await broker.api(`/v2/schedules/${id}/${action}`, { method: "POST" }), 404, /schedule .* not found/);
+      }
+    }
+  });
   test("queue upserts are validated", async () => {
     await expectError(await broker.api("/v2/queues", { method: "POST", body: JSON.stringify({ queueName: "q", parallelism: 0 }) }), 400, /invalid parallelism 0/);
     await expectError(await broker.api("/v2/queues", { method: "POST", body: JSON.stringify({ parallelism: 1 }) }), 400, /"queueName" must be a string/);

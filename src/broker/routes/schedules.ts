@@ -16,8 +16,9 @@ export function scheduleRoutes(app: Hono, core: BrokerCore): void {
 
   app.post("/v2/schedules/*", async (c) => {
     const rest = rawRest(c, "/v2/schedules/");
-    // POST /v2/schedules/{id}/pause|resume shares this path shape with a destination.
-    const action = /^([A-Za-z0-9_.\-]+)\/(pause|resume)$/.exec(rest);
+    // POST /v2/schedules/{id}/pause|resume shares this path shape with a destination, which is a
+    // URL (with a scheme) or a URL group's name (no "/"): anything else of that shape is an id.
+    const action = /^([^/:]+)\/(pause|resume)$/.exec(rest);
     if (action) return setPaused(c, action[1]!, action[2] === "pause");
 
     const spec = parsePublishHeaders(c.req.raw.headers);
