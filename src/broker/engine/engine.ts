@@ -135,6 +135,8 @@ export class Engine {
       if (message) flow.configure(message);
     }
     for (const entry of entries) this.#schedule(entry);
+    // Canceled in flight just before a stop: the attempt's end, which logs CANCELED, never came.
+    for (const requested of store.unfinishedCancels()) this.#o.emit({ ...requested, time: Date.now(), state: "CANCELED" });
   }
 
   /**

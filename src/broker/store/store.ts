@@ -254,6 +254,23 @@ export class Store {
     return this.#s.pending!.all<PendingRow>();
   }
 
+  /**
+   * The CANCEL_REQUESTED events of messages canceled while an attempt was in flight whose CANCELED
+   * never followed (the broker stopped before the attempt ended): their rows are gone, so nothing
+   * else would ever end their log.
+   */
+  unfinishedCancels(): BrokerEvent[] {
+    return this.db
+      .prepare(
+        `SELECT seq, time, message_id, state, url, queue, topic, schedule_id, flow_key, data FROM events e WHERE state = 'CANCEL_REQUESTED'
+           AND NOT EXISTS (SELECT 1 FROM events f WHERE f.message_id = e.message_id AND f.seq > e.seq AND f.state IN ('CANCELED', 'DELIVERED', 'FAILED'))
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = e.message_id)
+         ORDER BY seq`,
+      )
+      .all<EventRow>()
+      .map(toEvent);
+  }
+
   /** Messages matching a SQL filter, oldest first. */
   findMessages(where: string, params: SqlValue[]): { seq: number; id: string; url: string }[] {
     return this.db.prepare(`SELECT seq, id, url FROM messages WHERE ${where} ORDER BY seq`).all(...params);
