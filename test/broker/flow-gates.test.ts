@@ -110,7 +110,7 @@ test("a parallelism pinned while the key's messages wait for global slots is not
     await waitUntil(() => dest.received.length === 3, 3000, "the blockers");
     const headers = { "upstash-flow-control-key": "pin-g", "upstash-flow-control-value": "parallelism=5" };
     for (let i = 0; i < 3; i++) expect((await broker.api(`/v2/publish/${dest.url}/k${i}`, { method: "POST", headers, body: "x" })).status).toBe(201);
-    const pinned = (await (await broker.api("/v2/flowControl/pin-g/pin?parallelism=1", { method: "POST" })).json()) as Record<string, unknown>;
+    expect((await broker.api("/v2/flowControl/pin-g/pin?parallelism=1", { method: "POST" })).status).toBe(200);
     await waitUntil(() => dest.received.length === 6, 5000, "the key's three messages");
     expect(maxInKey).toBe(1);
   } finally {
