@@ -168,3 +168,28 @@ test("a key whose last message was canceled while waiting for a global slot is f
     dest.close();
   }
 });
+
+test("a key whose last message was canceled while waiting for its rate window is forgotten", async () => {
+  const broker = await startBroker();
+  const dest = startDestination();
+  const headers = { "upstash-flow-control-key": "rt", "upstash-flow-control-value": "rate=1, period=1s" };
+  try {
+    expect((await broker.api(`/v2/publish/${dest.url}/a`, { method: "POST", headers, body: "a" })).status).toBe(201);
+    await waitUntil(() => dest.received.length === 1, 3000, "a");
+    const b = await broker.api(`/v2/publish/${dest.url}/b`, { method: "POST", headers, body: "b" });
+    const { messageId } = (await b.json()) as { messageId: string };
+    const waiting = (await (await broker.api("/v2/flowControl/rt")).json()) as { waitListSize: number };
+    expect(waiting.waitListSize).toBe(1); // b waits for the window (timer armed)
+    expect((await broker.api(`/v2/messages/${messageId}`, { method: "DELETE" })).status).toBe(200);
+    await Bun.sleep(1500); // the window ends, the timer fires and pops the canceled b
+    const keys = ((await (await broker.api("/v2/flowControl")).json()) as { flowControlKey: string }[]).map((k) => k.flowControlKey);
+    expect({ received: dest.received.length, listed: keys.includes("rt"), get: (await broker.api("/v2/flowControl/rt")).status }).toEqual({
+      received: 1,
+      listed: false,
+      get: 404,
+    });
+  } finally {
+    await broker.close();
+    dest.close();
+  }
+});

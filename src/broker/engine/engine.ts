@@ -531,6 +531,8 @@ export class Engine {
           flow.timer = setTimeout(() => {
             flow.timer = undefined;
             this.#pumpFlow(flow);
+            // It may have found only canceled messages: then nothing uses the key any more.
+            this.#forgetIfIdle(flow);
           }, Math.min(MAX_TIMER_MS, blocked));
         }
         return;
