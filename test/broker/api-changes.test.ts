@@ -243,3 +243,55 @@ test("a resetRate asked after a start, while another change of the key is pendin
     await broker.close();
   }
 });
+
+// A DLQ retry asked while a queue change is on its way in a batch that then fails waits for that
+// batch, fails with it (nothing retried, the entry stays in the DLQ), and leaves the queue as it was.
+// Before: it flushed the batch and staged its messages in the same turn, on top of the failed change
+// (a retry into a queue whose failed creation it took for done: the queue never existed; a failed
+// delete under it: the queue's parallelism reset to 1).
+for (const change of ["create", "delete"] as const) {
+  test(`a DLQ retry asked over a failing queue ${change} fails with it, and leaves the queue as it was`, async () => {
+    const broker = await startBroker();
+    const dest = startDestination();
+    const auth = { authorization: `Bearer ${broker.token}` };
+    dest.respond(() => new Response("no", { status: 500 }));
+    expect((await broker.api("/v2/queues", { method: "POST", body: JSON.stringify({ queueName: "rq", parallelism: 3 }) })).status).toBe(200);
+    const enq = await broker.api(`/v2/enqueue/rq/${dest.url}/x`, { method: "POST", headers: { "upstash-retries": "0" }, body: "x" });
+    const { messageId } = (await enq.json()) as { messageId: string };
+    await broker.waitForEvent((e) => e.messageId === messageId && e.state === "FAILED");
+    dest.respond(() => new Response("ok"));
+    const dlqId = ((await (await broker.api("/v2/dlq")).json()) as { messages: { dlqId: string }[] }).messages[0]!.dlqId;
+    if (change === "create") expect((await broker.api("/v2/queues/rq", { method: "DELETE" })).status).toBe(200);
+    const method = change === "create" ? "upsertQueue" : "deleteQueue";
+    const original = Store.prototype[method];
+    Store.prototype[method] = () => {
+      throw new Error("disk I/O error");
+    };
+    let statuses: number[];
+    try {
+      const changing =
+        change === "create"
+          ? broker.app.request("/v2/queues", { method: "POST", headers: auth, body: JSON.stringify({ queueName: "rq", parallelism: 2 }) })
+          : broker.app.request("/v2/queues/rq", { method: "DELETE", headers: auth });
+      await spin(() => lastEngine().queues.get("rq")?.changing === 1);
+      const retrying = broker.app.request("/v2/dlq/retry", { method: "POST", headers: auth, body: JSON.stringify({ dlqIds: [dlqId] }) });
+      statuses = (await Promise.all([changing, retrying])).map((r) => r.status);
+    } finally {
+      Store.prototype[method] = original;
+    }
+    try {
+      expect(statuses).toEqual([500, 500]);
+      const queue = await broker.api("/v2/queues/rq");
+      if (change === "create") expect(queue.status).toBe(404);
+      else expect(await queue.json()).toMatchObject({ parallelism: 3, paused: false });
+      // Still in the DLQ; retried now, its queue is there as it should be.
+      expect((await broker.api("/v2/dlq/retry", { method: "POST", body: JSON.stringify({ dlqIds: [dlqId] }) })).status).toBe(200);
+      expect(await (await broker.api("/v2/queues/rq")).json()).toMatchObject({ parallelism: change === "create" ? 1 : 3 });
+      await broker.api("/v2/queues/rq/pause", { method: "POST" });
+      expect(await (await broker.api("/v2/queues/rq")).json()).toMatchObject({ parallelism: change === "create" ? 1 : 3, paused: true });
+    } finally {
+      await broker.close();
+      dest.close();
+    }
+  });
+}

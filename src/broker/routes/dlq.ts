@@ -79,7 +79,14 @@ export function dlqRoutes(app: Hono, core: BrokerCore): void {
 
   app.post("/v2/dlq/retry", async (c) => {
     const given = await bodyIds(c, "dlqIds", core.maxBodyBytes);
-    core.writer.flush();
+    // The writes on their way are settled first, not flushed in this turn: a change in a batch that
+    // fails must be taken back (its own code runs once the failure is known) before this stages
+    // messages on top of what it asked for.
+    try {
+      await core.writer.commit();
+    } catch (error) {
+      throw new ApiError(500, `could not retry: ${(error as Error).message}`);
+    }
     const { filter, upto } = retryFilter(core, new URL(c.req.url).searchParams, given);
     const { rows, cursor } = page(core, filter, upto);
     const now = Date.now();
