@@ -262,9 +262,10 @@ for (const change of ["create", "delete"] as const) {
     dest.respond(() => new Response("ok"));
     const dlqId = ((await (await broker.api("/v2/dlq")).json()) as { messages: { dlqId: string }[] }).messages[0]!.dlqId;
     if (change === "create") expect((await broker.api("/v2/queues/rq", { method: "DELETE" })).status).toBe(200);
+    const store = Store.prototype as unknown as Record<string, unknown>;
     const method = change === "create" ? "upsertQueue" : "deleteQueue";
-    const original = Store.prototype[method];
-    Store.prototype[method] = () => {
+    const original = store[method];
+    store[method] = () => {
       throw new Error("disk I/O error");
     };
     let statuses: number[];
@@ -277,7 +278,7 @@ for (const change of ["create", "delete"] as const) {
       const retrying = broker.app.request("/v2/dlq/retry", { method: "POST", headers: auth, body: JSON.stringify({ dlqIds: [dlqId] }) });
       statuses = (await Promise.all([changing, retrying])).map((r) => r.status);
     } finally {
-      Store.prototype[method] = original;
+      store[method] = original;
     }
     try {
       expect(statuses).toEqual([500, 500]);

@@ -15,6 +15,7 @@ test("a failed commit rejects with the write's own error, not ROLLBACK's", async
       if (sql === "ROLLBACK") throw new Error("cannot rollback - no transaction is active");
     },
     prepare: (sql) => real.prepare(sql),
+    all: (sql, ...params) => real.all(sql, ...params),
     close: () => real.close(),
   };
   const reported: unknown[] = [];

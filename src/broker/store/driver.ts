@@ -11,7 +11,10 @@ export interface SqlStatement {
 /** The storage seam: a synchronous SQLite connection. */
 export interface SqlDriver {
   exec(sql: string): void;
+  /** A statement to keep and run many times (finalized at `close`). */
   prepare(sql: string): SqlStatement;
+  /** Runs a query once and finalizes its statement (SQL built per call, such as a filter's). */
+  all<T = Record<string, SqlValue>>(sql: string, ...params: SqlValue[]): T[];
   close(): void;
 }
 
@@ -45,6 +48,16 @@ async function openBun(path: string): Promise<SqlDriver> {
         get: (...params) => (statement.get(...(params as never[])) ?? undefined) as never,
         all: (...params) => statement.all(...(params as never[])) as never,
       };
+    },
+    // Finalized at once: a statement left to the collector may be collected without being
+    // finalized yet, and then holds the file (and its lock) open past `close`.
+    all(sql, ...params) {
+      const statement = db.prepare(sql);
+      try {
+        return statement.all(...(params as never[])) as never;
+      } finally {
+        statement.finalize();
+      }
     },
     close() {
       for (const ref of statements) ref.deref()?.finalize();
@@ -83,6 +96,7 @@ async function openNode(path: string): Promise<SqlDriver> {
         all: (...params) => statement.all(...(params as never[])) as never,
       };
     },
+    all: (sql, ...params) => db.prepare(sql).all(...(params as never[])) as never,
     close: () => db.close(),
   };
 }

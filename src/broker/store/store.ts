@@ -261,19 +261,18 @@ export class Store {
    */
   unfinishedCancels(): BrokerEvent[] {
     return this.db
-      .prepare(
+      .all<EventRow>(
         `SELECT seq, time, message_id, state, url, queue, topic, schedule_id, flow_key, data FROM events e WHERE state = 'CANCEL_REQUESTED'
            AND NOT EXISTS (SELECT 1 FROM events f WHERE f.message_id = e.message_id AND f.seq > e.seq AND f.state IN ('CANCELED', 'DELIVERED', 'FAILED'))
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = e.message_id)
          ORDER BY seq`,
       )
-      .all<EventRow>()
       .map(toEvent);
   }
 
   /** Messages matching a SQL filter, oldest first. */
   findMessages(where: string, params: SqlValue[]): { seq: number; id: string; url: string }[] {
-    return this.db.prepare(`SELECT seq, id, url FROM messages WHERE ${where} ORDER BY seq`).all(...params);
+    return this.db.all(`SELECT seq, id, url FROM messages WHERE ${where} ORDER BY seq`, ...params);
   }
 
   // DLQ
@@ -299,16 +298,12 @@ export class Store {
     return existed;
   }
 
-  /** DLQ entries matching a SQL filter after `cursor` (a seq), oldest first, at most `limit`. */
-  /** DLQ entries after `cursor` (before it, newest first, with `latestFirst`), up to `limit`. */
+  /** DLQ entries matching a SQL filter after `cursor` (before it, newest first, with `latestFirst`), up to `limit`. */
   findDlq(where: string, params: SqlValue[], cursor: number | undefined, limit: number, latestFirst = false): DlqRow[] {
     const sql = latestFirst
       ? `SELECT * FROM dlq WHERE seq < ? AND ${where} ORDER BY seq DESC LIMIT ?`
       : `SELECT * FROM dlq WHERE seq > ? AND ${where} ORDER BY seq LIMIT ?`;
-    return this.db
-      .prepare(sql)
-      .all<Row>(cursor ?? (latestFirst ? Number.MAX_SAFE_INTEGER : 0), ...params, limit)
-      .map(toDlqRow);
+    return this.db.all<Row>(sql, cursor ?? (latestFirst ? Number.MAX_SAFE_INTEGER : 0), ...params, limit).map(toDlqRow);
   }
 
   // events
@@ -334,8 +329,7 @@ export class Store {
   /** Events matching a SQL filter before `cursor` (a seq), newest first, at most `limit`. */
   findEvents(where: string, params: SqlValue[], cursor: number, limit: number): { seq: number; event: BrokerEvent }[] {
     return this.db
-      .prepare(`SELECT seq, time, message_id, state, url, queue, topic, schedule_id, flow_key, data FROM events WHERE seq < ? AND ${where} ORDER BY seq DESC LIMIT ?`)
-      .all<EventRow>(cursor, ...params, limit)
+      .all<EventRow>(`SELECT seq, time, message_id, state, url, queue, topic, schedule_id, flow_key, data FROM events WHERE seq < ? AND ${where} ORDER BY seq DESC LIMIT ?`, cursor, ...params, limit)
       .map((row) => ({ seq: row.seq, event: toEvent(row) }));
   }
 
