@@ -26,6 +26,11 @@ export interface Filter {
 }
 
 type Field = keyof Filter;
+
+/** Most ids one bulk call takes. */
+const MAX_IDS = 10_000;
+/** Most values one filter field takes (they are OR-ed in one SQL expression). */
+const MAX_VALUES = 100;
 const LIST_FIELDS = [
   "messageId", "url", "topicName", "queueName", "scheduleId", "label", "flowControlKey", "callerIp", "endpointName", "host", "path", "state",
 ] as const;
@@ -55,6 +60,8 @@ export function parseFilter(
     }
   }
   const ids = [...params.getAll(idKey), ...(bodyIds ?? [])];
+  // Bounded, as SQLite bounds a statement's variables and expression depth.
+  if (ids.length > MAX_IDS) throw badRequest(`too many ids in "${idKey}": at most ${MAX_IDS} per call`);
   // Ids given but none there (`[]`, `?dlqIds=`) would select every entry: a bulk delete or retry
   // of everything, by a mistake. Acting on everything is asked for by giving no ids at all.
   if ((params.has(idKey) || bodyIds !== undefined) && (ids.length === 0 || ids.includes(""))) {
@@ -64,6 +71,7 @@ export function parseFilter(
   for (const field of LIST_FIELDS) {
     if (!allowed.has(field)) continue;
     const values = params.getAll(field).filter((v) => v !== "");
+    if (values.length > MAX_VALUES) throw badRequest(`too many values of filter "${field}": at most ${MAX_VALUES}`);
     if (values.length > 0) filter[field] = values;
   }
   const statuses = params.getAll("responseStatus");

@@ -37,7 +37,8 @@ export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
   try {
     return await readLimited(c.req.raw, limit);
   } catch (error) {
-    if (!(error instanceof BodyTooLargeError)) throw error;
+    // The client stopped sending (it closed the connection mid-body): nothing was taken.
+    if (!(error instanceof BodyTooLargeError)) throw badRequest(`could not read the request body: ${(error as Error)?.message || String(error)}`);
     const length = c.req.header("content-length");
     throw new ApiError(413, `request body${length ? ` of ${length} bytes` : ""} is over the limit of ${limit} bytes`);
   }

@@ -137,7 +137,8 @@ async function openStore(path: string, memory: boolean): Promise<{ db: SqlDriver
  */
 export async function createBroker(options: BrokerOptions = {}): Promise<Broker> {
   const log = options.log === false ? undefined : (options.log ?? ((line: string) => console.log(line)));
-  const onError = (error: unknown) => log?.(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  const onError = (error: unknown) =>
+    log?.(`error: ${error instanceof Error ? error.stack || `${error.name}: ${error.message}` : String(error)}`);
   const path = options.memory ? ":memory:" : (options.db ?? ".jobwire/dev.sqlite");
   const { db, store } = await openStore(path, options.memory ?? false);
   const writer = new GroupWriter(store, onError, undefined, options.memory ? undefined : await fileGuard(path));
@@ -211,8 +212,14 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   let failed = false;
   const opening = new Promise<void>((resolve) => (opened = resolve));
   const notStarted = () => Response.json({ error: "the broker could not start" }, { status: 503 });
-  const fetchWhenOpen = (request: Request, env: ServeEnv) =>
-    open ? app.fetch(request, env) : opening.then(() => (failed ? notStarted() : app.fetch(request, env)));
+  // A Host header that makes no URL (`a/b`, or none on HTTP/1.0) leaves the request's URL relative:
+  // nothing in it could be routed.
+  const badHost = (request: Request) =>
+    Response.json({ error: `invalid request: its Host header (${JSON.stringify(request.headers.get("host"))}) does not make a URL` }, { status: 400 });
+  const fetchWhenOpen = (request: Request, env: ServeEnv) => {
+    if (!URL.canParse(request.url)) return badHost(request);
+    return open ? app.fetch(request, env) : opening.then(() => (failed ? notStarted() : app.fetch(request, env)));
+  };
 
   const host = options.host?.trim() || "127.0.0.1"; // empty would mean every interface
   let server;

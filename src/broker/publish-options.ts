@@ -79,11 +79,17 @@ export function parsePublishHeaders(headers: HeaderSource): PublishSpec {
   if (contentType) header["Content-Type"] = [contentType];
   const callbackForward: Record<string, string[]> = {};
   const failureForward: Record<string, string[]> = {};
+  // A name the delivery could not carry (empty) would fail every attempt at the destination.
+  const forwarded = (name: string, prefix: number): string => {
+    const rest = name.slice(prefix);
+    if (rest === "") throw badRequest(`invalid header "${name}": the name of the header to forward is missing after the prefix`);
+    return rest;
+  };
   headers.forEach((value, name) => {
     const lower = name.toLowerCase();
-    if (lower.startsWith("upstash-forward-")) addHeader(header, name.slice(16), value);
-    else if (lower.startsWith("upstash-callback-forward-")) addHeader(callbackForward, name.slice(25), value);
-    else if (lower.startsWith("upstash-failure-callback-forward-")) addHeader(failureForward, name.slice(33), value);
+    if (lower.startsWith("upstash-forward-")) addHeader(header, forwarded(name, 16), value);
+    else if (lower.startsWith("upstash-callback-forward-")) addHeader(callbackForward, forwarded(name, 25), value);
+    else if (lower.startsWith("upstash-failure-callback-forward-")) addHeader(failureForward, forwarded(name, 33), value);
   });
 
   const template: MessageTemplate = {

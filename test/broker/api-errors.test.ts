@@ -8,8 +8,10 @@ import { type Destination, startBroker, startDestination, type TestBroker, waitU
 
 let broker: TestBroker;
 let dest: Destination;
+/** The broker's log lines (each state change, and errors). */
+const logged: string[] = [];
 beforeAll(async () => {
-  broker = await startBroker({ maxBodyBytes: 1024 });
+  broker = await startBroker({ maxBodyBytes: 1024, log: (line) => void logged.push(line) });
   dest = startDestination();
 });
 afterAll(async () => {
@@ -227,5 +229,83 @@ describe("flow control", () => {
     const info = await broker.api("/v2/flowControl/short-pin");
     expect(info.status === 404 || ((await info.json()) as { isPinnedRate: boolean }).isPinnedRate === false).toBe(true);
     expect((await broker.api("/v2/flowControl/short-pin/pin?rate=1&period=1s", { method: "POST" })).status).toBe(200);
+  });
+});
+
+describe("found by fuzzing the API", () => {
+  /** A raw HTTP/1.x request to the broker; answers what came back before the server closed. */
+  const raw = (text: string, closeAfterMs?: number): Promise<string> =>
+    new Promise((resolve) => {
+      let out = "";
+      const timer = setTimeout(() => resolve(out), 2000);
+      const port = Number(new URL(broker.url).port);
+      Bun.connect({
+        hostname: "127.0.0.1",
+        port,
+        socket: {
+          data: (_socket, data) => void (out += new TextDecoder().decode(data)),
+          close: () => (clearTimeout(timer), resolve(out)),
+          error: () => resolve(out),
+        },
+      }).then(async (socket) => {
+        socket.write(text);
+        if (closeAfterMs !== undefined) {
+          await Bun.sleep(closeAfterMs);
+          socket.end();
+        }
+      });
+    });
+  const auth = () => `Authorization: Bearer ${broker.token}\r\n`;
+
+  test("a Host header that makes no URL (or none, on HTTP/1.0) is a JSON 400, not a 500", async () => {
+    for (const head of [`GET /v2/keys HTTP/1.1\r\nHost: a/b\r\n${auth()}Connection: close\r\n\r\n`, `GET /v2/keys HTTP/1.0\r\n${auth()}\r\n`]) {
+      const answer = await raw(head);
+      expect(answer.split("\r\n")[0], answer).toBe("HTTP/1.1 400 Bad Request");
+      expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)).error).toMatch(/Host header .* does not make a URL/);
+    }
+  });
+
+  test("too many filter values or ids is a 400 (SQLite bounds a statement), not a 500", async () => {
+    const labels = Array.from({ length: 101 }, () => "label=a").join("&");
+    await expectError(await broker.api(`/v2/events?${labels}`), 400, /too many values of filter "label": at most 100/);
+    await expectError(await broker.api(`/v2/messages?${labels}`, { method: "DELETE" }), 400, /too many values of filter "label"/);
+    // Over this file's 1 KB body limit: a broker with the default one.
+    const roomy = await startBroker();
+    try {
+      const ids = JSON.stringify({ dlqIds: Array.from({ length: 10_001 }, (_, i) => `dlq_${i}`) });
+      await expectError(await roomy.api("/v2/dlq", { method: "DELETE", body: ids }), 400, /too many ids in "dlqIds": at most 10000/);
+      await expectError(await roomy.api("/v2/dlq/retry", { method: "POST", body: ids }), 400, /too many ids in "dlqIds"/);
+      const messageIds = JSON.stringify({ messageIds: Array.from({ length: 10_001 }, (_, i) => `msg_${i}`) });
+      await expectError(await roomy.api("/v2/messages", { method: "DELETE", body: messageIds }), 400, /too many ids in "messageIds"/);
+    } finally {
+      await roomy.close();
+    }
+  });
+
+  test("a forward header with no name is a 400 at publish (it used to fail every attempt)", async () => {
+    for (const name of ["Upstash-Forward-", "Upstash-Callback-Forward-", "Upstash-Failure-Callback-Forward-"]) {
+      await expectError(await publish(`${dest.url}/nameless`, { [name]: "v" }), 400, /the name of the header to forward is missing/);
+    }
+  });
+
+  test("a forwarded header named like one the broker sets is not sent: the broker's own arrives alone", async () => {
+    const response = await publish(`${dest.url}/own-headers`, { "Upstash-Forward-Upstash-Signature": "forged", "Upstash-Forward-Upstash-Message-Id": "msg_forged", "Upstash-Forward-X-Kept": "yes" });
+    const { messageId } = (await response.json()) as { messageId: string };
+    const got = await waitUntil(() => dest.received.find((r) => r.path === "/own-headers"));
+    expect(got.headers.get("upstash-message-id")).toBe(messageId);
+    expect(got.headers.get("upstash-signature")).not.toContain("forged");
+    expect(got.headers.get("x-kept")).toBe("yes");
+  });
+
+  test("a client that stops sending mid-body gets a 400 and no error is logged", async () => {
+    const head = `POST /v2/publish/${dest.url}/cut HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth()}Content-Length: 10\r\n\r\nabc`;
+    const before = logged.length;
+    await raw(head, 100);
+    await Bun.sleep(100);
+    // Before: an empty "error: " line (the 500 path, for a cut-off body).
+    expect(logged.slice(before).filter((line) => line.startsWith("error"))).toEqual([]);
+    // The broker goes on: nothing was taken from the cut request.
+    expect(dest.received.some((r) => r.path === "/cut")).toBe(false);
+    expect((await publish(`${dest.url}/after-cut`)).status).toBe(201);
   });
 });
