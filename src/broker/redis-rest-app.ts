@@ -33,6 +33,12 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
   const text = async (c: Context) => decoder.decode(await readBody(c.req.raw, maxBodyBytes));
   const app = new Hono();
 
+  // A Host header that makes no URL (`a/b`) leaves the request's URL relative: nothing routes it.
+  app.use("*", async (c, next) => {
+    if (!URL.canParse(c.req.url)) return c.json({ error: "invalid request: its Host header does not make a URL" }, 400);
+    await next();
+  });
+
   // Before anything else, so an unauthenticated caller learns nothing and no body is read.
   app.use("*", async (c, next) => {
     const header = c.req.header("authorization") ?? "";
@@ -91,7 +97,7 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
   for (const path of ["/", "/pipeline", "/multi-exec"]) {
     app.all(path, (c) => c.json({ error: `method ${c.req.method} not allowed: send POST ${path}` }, 405));
   }
-  app.notFound((c) => c.json({ error: `unknown path ${new URL(c.req.url).pathname}: use POST /, /pipeline or /multi-exec` }, 404));
+  app.notFound((c) => c.json({ error: `unknown path ${c.req.path}: use POST /, /pipeline or /multi-exec` }, 404));
   app.onError((error, c) => {
     if (error instanceof MalformedRequestError) return c.json({ error: error.message }, 400);
     if (error instanceof BodyTooLargeError) return c.json({ error: `request body is over the limit of ${error.limit} bytes` }, 413);

@@ -32,11 +32,29 @@ export function refusal(command: RedisCommand): string | undefined {
   const name = command[0].toLowerCase();
   const kind = REFUSED.get(name);
   if (kind) return `ERR ${kind} command '${name}' is not supported by the REST API`;
-  if (name === "select" && command[1] !== "0") return "ERR 'select' of a database other than 0 is not supported by the REST API";
-  if ((name === "xread" || name === "xreadgroup") && command.some((arg) => arg.toLowerCase() === "block")) {
+  if (name === "select") {
+    // As Redis answers: one argument, a whole number (`00` is 0).
+    if (command.length !== 2) return "ERR wrong number of arguments for 'select' command";
+    if (!/^\d+$/.test(command[1]!)) return "ERR value is not an integer or out of range";
+    if (Number(command[1]) !== 0) return "ERR 'select' of a database other than 0 is not supported by the REST API";
+  }
+  if ((name === "xread" || name === "xreadgroup") && blocks(command)) {
     return `ERR blocking command '${name} ... block' is not supported by the REST API`;
   }
   return undefined;
+}
+
+/** Whether an XREAD/XREADGROUP has a BLOCK option: among the options before STREAMS, not a key or an id after it. */
+function blocks(command: RedisCommand): boolean {
+  for (let i = 1; i < command.length; i++) {
+    const arg = command[i]!.toLowerCase();
+    if (arg === "streams") return false;
+    if (arg === "block") return true;
+    // GROUP takes two values, COUNT one: skipped, so a group or consumer named "block" is no option.
+    if (arg === "group") i += 2;
+    else if (arg === "count") i += 1;
+  }
+  return false;
 }
 
 /**
@@ -45,7 +63,7 @@ export function refusal(command: RedisCommand): string | undefined {
  * would switch every later command to Redis's own database 0 until the next reconnect.
  */
 export function isSelectZero(command: RedisCommand): boolean {
-  return command[0].toLowerCase() === "select" && command[1] === "0";
+  return command[0].toLowerCase() === "select" && command.length === 2 && /^\d+$/.test(command[1]!) && Number(command[1]) === 0;
 }
 
 /** Maps one JSON argument to its Redis string: numbers as `String(n)`, booleans as words, null as "". */

@@ -123,6 +123,35 @@ describe("refused commands (real redis-server)", () => {
     });
   }
 
+  test("SELECT as Redis reads it: 00 is 0; wrong arity or a non-number is Redis's own error, not a refusal", async () => {
+    expect((await stack.post("/", ["select", "00"])).json).toEqual({ result: "OK" });
+    expect((await stack.post("/", ["select", "0", "x"])).json).toEqual({ error: "ERR wrong number of arguments for 'select' command" });
+    expect((await stack.post("/", ["select"])).json).toEqual({ error: "ERR wrong number of arguments for 'select' command" });
+    expect((await stack.post("/", ["select", "one"])).json).toEqual({ error: "ERR value is not an integer or out of range" });
+  });
+
+  test("XREAD is refused only for a BLOCK option: a stream key or group named block is read", async () => {
+    expect((await stack.post("/", ["xadd", "block", "*", "f", "v"])).status).toBe(200);
+    const read = await stack.post("/", ["xread", "COUNT", 1, "STREAMS", "block", "0"]);
+    expect(read.status).toBe(200);
+    expect(Array.isArray((read.json as { result: unknown }).result)).toBe(true);
+    expect((await stack.post("/", ["xread", "COUNT", 1, "block", 0, "STREAMS", "block", "0"])).json).toEqual({ error: expect.stringMatching(/^ERR blocking .*not supported/) });
+  });
+
+  test("a Host header that makes no URL is a JSON 400, not a 500", async () => {
+    const port = Number(new URL(stack.url).port);
+    const answer = await new Promise<string>((resolve) => {
+      let out = "";
+      Bun.connect({
+        hostname: "127.0.0.1",
+        port,
+        socket: { data: (_s, d) => void (out += new TextDecoder().decode(d)), close: () => resolve(out), error: () => resolve(out) },
+      }).then((socket) => socket.write(`POST /x HTTP/1.1\r\nHost: a/b\r\nAuthorization: Bearer ${stack.token}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]`));
+    });
+    expect(answer.split("\r\n")[0], answer).toBe("HTTP/1.1 400 Bad Request");
+    expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4))).toEqual({ error: "invalid request: its Host header does not make a URL" });
+  });
+
   test("the connection is unharmed afterwards", async () => {
     expect((await stack.post("/", ["ping"])).json).toEqual({ result: "PONG" });
     expect((await stack.post("/", ["xread", "COUNT", 1, "STREAMS", "h:none", "0"])).json).toEqual({ result: null });

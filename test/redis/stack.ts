@@ -30,7 +30,7 @@ export async function startStack(): Promise<Stack> {
     port: 0,
     hostname: "127.0.0.1",
     fetch(request) {
-      requests.push(new URL(request.url).pathname);
+      requests.push(URL.canParse(request.url) ? new URL(request.url).pathname : request.url);
       return app.fetch(request);
     },
   });
