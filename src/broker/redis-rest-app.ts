@@ -6,7 +6,7 @@ import { type Context, Hono } from "hono";
 import { BodyTooLargeError, readBody } from "../body.ts";
 import { isSelectZero, MalformedRequestError, parseBatch, parseCommand, parseJson, refusal } from "./redis-rest-command.ts";
 import { type RedisRunner, RedisUnavailableError } from "./redis-rest-connection.ts";
-import { encodeReply, type JsonReply } from "./redis-rest-reply.ts";
+import { encodeReply, replyJson, type JsonReply } from "./redis-rest-reply.ts";
 
 /** Options of {@link createRedisRestApp}. */
 export interface RedisRestAppOptions {
@@ -32,6 +32,8 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
   const decoder = new TextDecoder();
   const text = async (c: Context) => decoder.decode(await readBody(c.req.raw, maxBodyBytes));
   const app = new Hono();
+  // Results go through replyJson: integers past a JS number's exact range keep every digit.
+  const answer = (c: Context, body: unknown) => c.body(replyJson(body), 200, { "content-type": "application/json" });
 
   // A Host header that makes no URL (`a/b`) leaves the request's URL relative: nothing routes it.
   app.use("*", async (c, next) => {
@@ -53,7 +55,7 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
     if (refused) return c.json({ error: refused }, 400);
     if (isSelectZero(command)) return c.json({ result: "OK" });
     try {
-      return c.json({ result: encodeReply(await redis.command(command), base64(c)) });
+      return answer(c, { result: encodeReply(await redis.command(command), base64(c)) });
     } catch (error) {
       if (error instanceof ErrorReply) return c.json({ error: error.message }, 400);
       throw error;
@@ -70,7 +72,8 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
     const replies = allowed.length > 0 ? await redis.pipeline(allowed) : [];
     const encode = base64(c);
     let next = 0;
-    return c.json(
+    return answer(
+      c,
       refusals.map((refused, i) =>
         refused !== undefined ? { error: refused } : sent(i) ? entry(replies[next++], encode) : { result: "OK" },
       ),
@@ -87,7 +90,7 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
       const replies = sent.length > 0 ? await redis.transaction(sent) : [];
       const encode = base64(c);
       let next = 0;
-      return c.json(commands.map((command) => (isSelectZero(command) ? { result: "OK" } : entry(replies[next++], encode))));
+      return answer(c, commands.map((command) => (isSelectZero(command) ? { result: "OK" } : entry(replies[next++], encode))));
     } catch (error) {
       if (error instanceof ErrorReply) return c.json({ error: error.message }, 400);
       throw error;

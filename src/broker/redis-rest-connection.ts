@@ -46,7 +46,9 @@ export interface ConnectRedisOptions {
   commandTimeoutMs?: number;
 }
 
-const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
+// Bulk strings as Buffers (binary-safe); integers as their digits, since decoding them as numbers
+// rounds any past 2^53 (the reply encoder writes them as exact JSON numbers).
+const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.NUMBER]: String };
 
 /**
  * Connects to the Redis at `url` (`redis://[user:pass@]host:port[/db]`) and returns a

@@ -6,6 +6,26 @@ import { ErrorReply } from "@redis/client";
 /** A JSON value as the REST API answers it: never booleans, never objects except `{error}`. */
 export type JsonReply = string | number | null | JsonReply[] | { error: string };
 
+const INTEGER = /^-?\d+$/;
+
+// Integers arrive as their digits (decoding them as numbers rounds those past 2^53). One a JS number
+// cannot hold exactly is carried to the JSON text as this marker and its digits, then written as a
+// bare number by `replyJson`. The marker is random per process, so no stored value can spell it.
+const BIG = `\u0000jobwire-int-${crypto.randomUUID()}:`;
+const BIG_IN_JSON = new RegExp(`"${JSON.stringify(BIG).slice(1, -1).replace(/[\\^$.*+?()[\]{}|]/g, "\\$&")}(-?\\d+)"`, "g");
+
+/** The JSON text of a response body, integers beyond a JS number's exact range written digit for digit. */
+export function replyJson(body: unknown): string {
+  const text = JSON.stringify(body);
+  return text.includes("jobwire-int-") ? text.replace(BIG_IN_JSON, "$1") : text;
+}
+
+/** An integer reply (its digits) as JSON: a number, exact whatever its size. */
+function integer(digits: string): JsonReply {
+  const n = Number(digits);
+  return Number.isSafeInteger(n) ? n : BIG + digits;
+}
+
 /**
  * Encodes one reply. Bulk strings are Buffers (binary-safe), simple strings are JS strings. In base64
  * mode every string at every depth is base64 of its bytes, except a top-level `OK` (the client
@@ -15,6 +35,8 @@ export function encodeReply(reply: unknown, base64: boolean, top = true): JsonRe
   if (reply === null || reply === undefined) return null;
   if (Buffer.isBuffer(reply)) return base64 ? reply.toString("base64") : reply.toString("utf8");
   if (typeof reply === "string") {
+    // Integers come as their digits; simple strings (OK, PONG, a TYPE's answer) are never all digits.
+    if (INTEGER.test(reply)) return integer(reply);
     if (!base64 || (top && reply === "OK")) return reply;
     return Buffer.from(reply, "utf8").toString("base64");
   }

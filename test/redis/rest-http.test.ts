@@ -108,6 +108,34 @@ describe("replies and encodings (real redis-server)", () => {
   });
 });
 
+describe("integers (real redis-server)", () => {
+  const raw = async (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    (await fetch(stack.url + path, { method: "POST", headers: { authorization: `Bearer ${stack.token}`, ...headers }, body: JSON.stringify(body) })).text();
+
+  test("are exact JSON numbers at any size, as Redis has them (they were rounded past 2^53)", async () => {
+    for (const value of ["9007199254740991", "9007199254740993", "9223372036854775806", "-9223372036854775807", "42", "-1", "0"]) {
+      await stack.post("/", ["set", "i:n", value]);
+      expect(await raw("/", ["incrby", "i:n", "0"]), value).toBe(`{"result":${value}}`);
+    }
+    await stack.post("/", ["set", "i:n", "9223372036854775806"]);
+    expect(await raw("/pipeline", [["incrby", "i:n", "0"], ["get", "i:n"]], { "upstash-encoding": "base64" })).toBe(
+      `[{"result":9223372036854775806},{"result":"${Buffer.from("9223372036854775806").toString("base64")}"}]`,
+    );
+    // Inside arrays too (BITFIELD answers an array of 64-bit integers).
+    await stack.post("/", ["bitfield", "i:bits", "set", "i64", "0", "-9223372036854775807"]);
+    expect(await raw("/multi-exec", [["incrby", "i:n", "0"], ["bitfield", "i:bits", "get", "i64", "0", "get", "u8", "0"], ["eval", "return {1, {2, 3}}", "0"]])).toBe(
+      '[{"result":9223372036854775806},{"result":[-9223372036854775807,128]},{"result":[1,[2,3]]}]',
+    );
+  });
+
+  test("strings made of digits stay strings, and simple strings stay text", async () => {
+    await stack.post("/", ["set", "i:digits", "9223372036854775806"]);
+    expect(await raw("/", ["get", "i:digits"])).toBe('{"result":"9223372036854775806"}');
+    expect(await raw("/", ["type", "i:digits"])).toBe('{"result":"string"}');
+    expect(await raw("/", ["ping"])).toBe('{"result":"PONG"}');
+  });
+});
+
 describe("refused commands (real redis-server)", () => {
   const refused = [
     ["multi"], ["exec"], ["watch", "k"], ["unwatch"], ["select", 1], ["auth", "x"], ["hello", 3], ["reset"], ["quit"],
