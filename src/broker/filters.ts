@@ -75,6 +75,7 @@ export function parseFilter(
     if (values.length > 0) filter[field] = values;
   }
   const statuses = params.getAll("responseStatus");
+  if (statuses.length > MAX_VALUES) throw badRequest(`too many values of filter "responseStatus": at most ${MAX_VALUES}`);
   if (statuses.length > 0) filter.responseStatus = statuses.map((s) => integer(s, "responseStatus"));
   const from = params.get("fromDate");
   if (from) filter.fromDate = integer(from, "fromDate");

@@ -269,6 +269,8 @@ describe("found by fuzzing the API", () => {
     const labels = Array.from({ length: 101 }, () => "label=a").join("&");
     await expectError(await broker.api(`/v2/events?${labels}`), 400, /too many values of filter "label": at most 100/);
     await expectError(await broker.api(`/v2/messages?${labels}`, { method: "DELETE" }), 400, /too many values of filter "label"/);
+    const statuses = Array.from({ length: 101 }, (_, i) => `responseStatus=${400 + i}`).join("&");
+    await expectError(await broker.api(`/v2/dlq?${statuses}`), 400, /too many values of filter "responseStatus": at most 100/);
     // Over this file's 1 KB body limit: a broker with the default one.
     const roomy = await startBroker();
     try {
@@ -289,11 +291,17 @@ describe("found by fuzzing the API", () => {
   });
 
   test("a forwarded header named like one the broker sets is not sent: the broker's own arrives alone", async () => {
-    const response = await publish(`${dest.url}/own-headers`, { "Upstash-Forward-Upstash-Signature": "forged", "Upstash-Forward-Upstash-Message-Id": "msg_forged", "Upstash-Forward-X-Kept": "yes" });
+    const response = await publish(`${dest.url}/own-headers`, {
+      "Upstash-Forward-Upstash-Signature": "forged",
+      "Upstash-Forward-Upstash-Message-Id": "msg_forged",
+      "Upstash-Forward-User-Agent": "mine",
+      "Upstash-Forward-X-Kept": "yes",
+    });
     const { messageId } = (await response.json()) as { messageId: string };
     const got = await waitUntil(() => dest.received.find((r) => r.path === "/own-headers"));
     expect(got.headers.get("upstash-message-id")).toBe(messageId);
     expect(got.headers.get("upstash-signature")).not.toContain("forged");
+    expect(got.headers.get("user-agent")).toBe("Upstash-QStash");
     expect(got.headers.get("x-kept")).toBe("yes");
   });
 

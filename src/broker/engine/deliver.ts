@@ -157,7 +157,7 @@ async function readUpTo(response: Response, max: number): Promise<Uint8Array> {
  * Headers the broker sets on every attempt: a forwarded header of one of these names is not sent
  * (it would be joined to the broker's value, and a destination checking the signature would fail).
  */
-const BROKER_HEADERS = new Set(["upstash-message-id", "upstash-retried", "upstash-schedule-id", "upstash-topic-name", "upstash-caller-ip", "upstash-signature"]);
+const BROKER_HEADERS = new Set(["user-agent", "upstash-message-id", "upstash-retried", "upstash-schedule-id", "upstash-topic-name", "upstash-caller-ip", "upstash-signature"]);
 
 /** The headers of an attempt (§4.1): the message's own, then the broker's, the signature last. */
 function deliveryHeaders(message: StoredMessage, retried: number, signature: string): [string, string][] {
