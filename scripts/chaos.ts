@@ -3,15 +3,16 @@
 // (SIGKILL, some SIGTERM) and restarted on the same file every few hundred milliseconds. Then it
 // drains and checks the guarantees: every accepted message that was not canceled got a 2xx from the
 // destination or is in the DLQ; nothing was delivered that was never accepted; no attempt started
-// after a cancel was acknowledged; no queue lag or flow wait left; no error in the broker's log.
+// after a cancel was acknowledged; no queue lag or flow wait left; no error in the broker's log;
+// queue and flow-control settings the same in memory and, after a crash, on disk.
 // Exits 0 when all hold, 1 with the problems otherwise.
 //
 //   bun scripts/chaos.ts [seed] [runSeconds] [crashMinMs] [crashMaxMs]
 //   env: WORKERS (concurrent clients, 2), BURST (slow messages per burst to fill the global bound,
 //   0), DRAIN_S (45), TERM_P (share of SIGTERM restarts, 0.3), NO_PAUSE=1 (no pause or resume)
 //
-// Only loopback. The broker's log and a summary are kept in a temporary directory it prints. It
-// resumes and unpins every key and queue before draining, so a key left paused is not caught here.
+// Only loopback. The broker's log and a summary are kept in a temporary directory it prints. Before
+// draining it compares the settings with those after one more crash, then resumes and unpins them.
 import { spawn, type Subprocess } from "bun";
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -280,8 +281,15 @@ async function opBulkCancel() {
   } catch { bump("bulkCancelUnknown"); }
 }
 
-async function opQueue() {
-  const q = pick(QUEUES);
+async function opQueue(): Promise<void> {
+  // Sometimes two changes of one queue at once, as for keys.
+  if (chance(0.4)) {
+    const q = pick(QUEUES);
+    await Promise.all([opQueueOn(q), opQueueOn(q)]);
+  } else await opQueueOn(pick(QUEUES));
+}
+
+async function opQueueOn(q: string) {
   try {
     if (chance(0.5) || NO_PAUSE) {
       const r = await api("POST", "/v2/queues", { "content-type": "application/json" },
@@ -297,12 +305,17 @@ async function opQueue() {
 
 async function opFlow() {
   const f = pick(FLOWS);
-  const action = pick(["pause", "resume", "resume", "resetRate", "pin", "unpin"]);
-  const q = action === "pin" ? `?parallelism=${int(1, 3)}` : "";
-  try {
-    const r = await api("POST", `/v2/flowControl/${f}/${action}${q}`);
-    bump(r.ok ? `flow_${action}Ok` : `flow_${action}${r.status}`);
-  } catch { bump("flowUnknown"); }
+  const one = async () => {
+    const action = pick(["pause", "resume", "resume", "resetRate", "pin", "unpin"]);
+    const q = action === "pin" ? `?parallelism=${int(1, 3)}` : "";
+    try {
+      const r = await api("POST", `/v2/flowControl/${f}/${action}${q}`);
+      bump(r.ok ? `flow_${action}Ok` : `flow_${action}${r.status}`);
+    } catch { bump("flowUnknown"); }
+  };
+  // Sometimes two changes of one key at once: they share a commit, and must both take effect.
+  if (chance(0.4)) await Promise.all([one(), one()]);
+  else await one();
 }
 
 const dlqRetried = new Set<string>(); // original ids retried from the DLQ (2xx, or outcome unknown)
@@ -347,34 +360,87 @@ async function opBurst() {
 }
 
 let running = true;
+// A "quiet" crash waits for every operation in flight to be answered first, so the settings the
+// broker holds can be compared with what it reads back after the restart.
+let quiet = false;
+let busy = 0;
 async function worker() {
   while (running) {
-    if (!up) { await Bun.sleep(20); continue; }
-    const r = rnd();
-    if (r < 0.35) await opPublish();
-    else if (r < 0.55) await opPublish(pick(QUEUES));
-    else if (r < 0.7) await opBatch();
-    else if (r < 0.8) await opCancel();
-    else if (r < 0.83) await opBulkCancel();
-    else if (r < 0.9) await opQueue();
-    else if (r < 0.95) { if (!NO_PAUSE) await opFlow(); }
-    else if (r < 0.98) await opDlqRetry();
-
+    if (!up || quiet) { await Bun.sleep(20); continue; }
+    busy++;
+    try {
+      const r = rnd();
+      if (r < 0.35) await opPublish();
+      else if (r < 0.55) await opPublish(pick(QUEUES));
+      else if (r < 0.7) await opBatch();
+      else if (r < 0.8) await opCancel();
+      else if (r < 0.83) await opBulkCancel();
+      else if (r < 0.9) await opQueue();
+      else if (r < 0.95) { if (!NO_PAUSE) await opFlow(); }
+      else if (r < 0.98) await opDlqRetry();
+    } finally {
+      busy--;
+    }
     await Bun.sleep(int(40, 200));
   }
+}
+
+// The queue and key settings every answered change left, as the broker holds them in memory, must be
+// what it reads back from disk after a crash.
+type Settings = Record<string, string>;
+async function settings(): Promise<Settings> {
+  const out: Settings = {};
+  for (const q of QUEUES) {
+    const r = await api("GET", `/v2/queues/${q}`);
+    out[`queue ${q}`] = r.status === 200 ? JSON.stringify((({ parallelism, paused }) => ({ parallelism, paused }))(await r.json())) : "none";
+  }
+  for (const f of FLOWS) {
+    const r = await api("GET", `/v2/flowControl/${f}`);
+    const info = r.status === 200 ? ((await r.json()) as Record<string, unknown>) : {};
+    const pinnedParallelism = info.isPinnedParallelism === true ? info.parallelismMax : undefined;
+    out[`key ${f}`] = JSON.stringify({ paused: info.isPaused === true, pinnedParallelism, pinnedRate: info.isPinnedRate === true });
+  }
+  return out;
+}
+const settingProblems: string[] = [];
+let quietCrashes = 0;
+async function quietCrash(): Promise<void> {
+  quiet = true;
+  const deadline = Date.now() + 10_000;
+  while (busy > 0 && Date.now() < deadline) await Bun.sleep(10);
+  const before = await settings();
+  await killBroker();
+  await startBroker();
+  const after = await settings();
+  for (const [what, value] of Object.entries(before)) {
+    if (after[what] !== value) settingProblems.push(`SETTINGS of ${what} before the crash ${value}, after it ${after[what]}`);
+  }
+  quietCrashes++;
+  quiet = false;
 }
 
 // ---------- run
 await startBroker();
 note(`seed ${seed}, dir ${dir}, broker ${brokerUrl}, destination ${target}`);
-const burster = (async () => { while (running && BURST > 0) { await Bun.sleep(int(6000, 10000)); if (up && running) await opBurst(); } })();
+const burster = (async () => {
+  while (running && BURST > 0) {
+    await Bun.sleep(int(6000, 10000));
+    if (!up || !running || quiet) continue;
+    busy++;
+    await opBurst().finally(() => busy--);
+  }
+})();
 const workers = Array.from({ length: Number(process.env.WORKERS ?? 2) }, () => worker());
 let crashes = 0;
 const end = Date.now() + RUN_S * 1000;
 while (Date.now() < end) {
   await Bun.sleep(int(CRASH_MIN, CRASH_MAX));
-  await killBroker(chance(Number(process.env.TERM_P ?? 0.3)) ? "SIGTERM" : "SIGKILL");
   crashes++;
+  if (chance(0.3)) {
+    await quietCrash();
+    continue;
+  }
+  await killBroker(chance(Number(process.env.TERM_P ?? 0.3)) ? "SIGTERM" : "SIGKILL");
   await Bun.sleep(int(0, 300));
   await startBroker();
 }
@@ -382,10 +448,9 @@ running = false;
 await Promise.all([...workers, burster]);
 note(`publishing stopped; crashes ${crashes}; accepted ${accepted.size}; stats ${JSON.stringify(stats)}`);
 
-// one more crash at a quiet moment, then settle everything open
-await killBroker();
+// One more crash at a quiet moment (settings compared), then settle everything open.
+await quietCrash();
 crashes++;
-await startBroker();
 for (const q of QUEUES) await api("POST", `/v2/queues/${q}/resume`).catch(() => {});
 for (const f of FLOWS) {
   await api("POST", `/v2/flowControl/${f}/resume`).catch(() => {});
@@ -416,7 +481,7 @@ for (;;) {
 }
 
 // ---------- checks
-const problems: string[] = [...termProblems];
+const problems: string[] = [...termProblems, ...settingProblems];
 const open = needs().filter((id) => !dlq.has(id));
 for (const id of open) {
   const a = accepted.get(id)!;
@@ -450,7 +515,7 @@ const logText = await Bun.file(logFile).text();
 const errLines = logText.split("\n").filter((l) => l.trim() && !/^\[g\d+ out\] \d\d:\d\d:\d\d\.\d{3} /.test(l) && (/error|exception|\[g\d+ err\]/i.test(l)));
 for (const l of errLines.slice(0, 20)) problems.push(`LOG ${l}`);
 
-note(`seed ${seed}: crashes ${crashes} (SIGTERM ${graceful}), accepted ${accepted.size}, canceled ${canceled.size}, got200 ${got200.size}, dlq ${dlq.size}, attempts ${destCount}, unknown ${unknownNonces.size}, globalParallelism ${JSON.stringify(gp)}`);
+note(`seed ${seed}: crashes ${crashes} (SIGTERM ${graceful}, quiet ${quietCrashes}), accepted ${accepted.size}, canceled ${canceled.size}, got200 ${got200.size}, dlq ${dlq.size}, attempts ${destCount}, unknown ${unknownNonces.size}, globalParallelism ${JSON.stringify(gp)}`);
 note(`stats ${JSON.stringify(stats)}`);
 note(problems.length === 0 ? "OK: no problems" : `PROBLEMS (${problems.length}):\n${problems.join("\n")}`);
 writeFileSync(`${dir}/summary.json`, JSON.stringify({ seed, crashes, accepted: accepted.size, problems }, null, 1));
