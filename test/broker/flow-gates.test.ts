@@ -63,42 +63,55 @@ test("a paused queue's message taken at a shared rate-limited key does not use u
   }
 }, 15_000);
 
+/**
+ * A broker whose `slots` global slots are all held by slow "blocker" messages (each answered after
+ * `blockMs`), and a destination that answers everything else with `respond` (default: at once).
+ */
+async function behindBlockers(slots: number, blockMs: number, respond: (path: string) => Promise<Response> | Response = () => new Response("ok")) {
+  const broker = await startBroker({ maxConcurrency: slots });
+  const dest = startDestination();
+  dest.respond(async (r) => {
+    if (!r.path.startsWith("/blocker")) return respond(r.path);
+    await Bun.sleep(blockMs);
+    return new Response("ok");
+  });
+  for (let i = 0; i < slots; i++) expect((await broker.api(`/v2/publish/${dest.url}/blocker${i}`, { method: "POST", body: "x" })).status).toBe(201);
+  await waitUntil(() => dest.received.length === slots, 3000, "the blockers");
+  /** Publishes one message of `key` (flow-control value `value`) to `/path`; answers its id. */
+  const send = async (key: string, value: string, path: string) => {
+    const headers = { "upstash-flow-control-key": key, "upstash-flow-control-value": value };
+    const response = await broker.api(`/v2/publish/${dest.url}${path}`, { method: "POST", headers, body: "x" });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { messageId: string }).messageId;
+  };
+  const close = async () => {
+    await broker.close();
+    dest.close();
+  };
+  return { broker, dest, send, close };
+}
+
 // Before: a key without a rate had its messages taken as soon as they were due and queued for a
 // global slot, where a pause or a pin made meanwhile did not reach them.
 test("a key paused while its message waits for a global slot delivers nothing until resumed", async () => {
-  const broker = await startBroker({ maxConcurrency: 1 });
-  const dest = startDestination();
-  dest.respond(async (r) => {
-    if (r.path === "/blocker") await Bun.sleep(600);
-    return new Response("ok");
-  });
+  const { broker, dest, send, close } = await behindBlockers(1, 600);
   try {
-    expect((await broker.api(`/v2/publish/${dest.url}/blocker`, { method: "POST", body: "x" })).status).toBe(201);
-    await waitUntil(() => dest.received.length === 1, 3000, "the blocker");
-    const headers = { "upstash-flow-control-key": "pg", "upstash-flow-control-value": "parallelism=5" };
-    expect((await broker.api(`/v2/publish/${dest.url}/keyed`, { method: "POST", headers, body: "x" })).status).toBe(201);
+    await send("pg", "parallelism=5", "/keyed");
     const paused = (await (await broker.api("/v2/flowControl/pg/pause", { method: "POST" })).json()) as { isPaused: boolean };
     expect(paused.isPaused).toBe(true);
     await Bun.sleep(900); // the blocker is done: the global slot is free
-    expect(dest.received.map((r) => r.path)).toEqual(["/blocker"]);
+    expect(dest.received.map((r) => r.path)).toEqual(["/blocker0"]);
     await broker.api("/v2/flowControl/pg/resume", { method: "POST" });
     await waitUntil(() => dest.received.length === 2, 3000, "the keyed message after the resume");
   } finally {
-    await broker.close();
-    dest.close();
+    await close();
   }
 });
 
 test("a parallelism pinned while the key's messages wait for global slots is not exceeded", async () => {
-  const broker = await startBroker({ maxConcurrency: 3 });
-  const dest = startDestination();
   let inKey = 0;
   let maxInKey = 0;
-  dest.respond(async (r) => {
-    if (r.path.startsWith("/blocker")) {
-      await Bun.sleep(600);
-      return new Response("ok");
-    }
+  const { broker, dest, send, close } = await behindBlockers(3, 600, async () => {
     inKey++;
     maxInKey = Math.max(maxInKey, inKey);
     await Bun.sleep(300);
@@ -106,66 +119,40 @@ test("a parallelism pinned while the key's messages wait for global slots is not
     return new Response("ok");
   });
   try {
-    for (let i = 0; i < 3; i++) expect((await broker.api(`/v2/publish/${dest.url}/blocker${i}`, { method: "POST", body: "x" })).status).toBe(201);
-    await waitUntil(() => dest.received.length === 3, 3000, "the blockers");
-    const headers = { "upstash-flow-control-key": "pin-g", "upstash-flow-control-value": "parallelism=5" };
-    for (let i = 0; i < 3; i++) expect((await broker.api(`/v2/publish/${dest.url}/k${i}`, { method: "POST", headers, body: "x" })).status).toBe(201);
+    for (let i = 0; i < 3; i++) await send("pin-g", "parallelism=5", `/k${i}`);
     expect((await broker.api("/v2/flowControl/pin-g/pin?parallelism=1", { method: "POST" })).status).toBe(200);
     await waitUntil(() => dest.received.length === 6, 5000, "the key's three messages");
     expect(maxInKey).toBe(1);
   } finally {
-    await broker.close();
-    dest.close();
+    await close();
   }
 });
 
 test("a rate pinned while the key's messages wait for global slots is not exceeded", async () => {
-  const broker = await startBroker({ maxConcurrency: 1 });
-  const dest = startDestination();
-  dest.respond(async (r) => {
-    if (r.path === "/blocker") await Bun.sleep(600);
-    return new Response("ok");
-  });
+  const { broker, dest, send, close } = await behindBlockers(1, 600);
   try {
-    expect((await broker.api(`/v2/publish/${dest.url}/blocker`, { method: "POST", body: "x" })).status).toBe(201);
-    await waitUntil(() => dest.received.length === 1, 3000, "the blocker");
-    const headers = { "upstash-flow-control-key": "rate-g", "upstash-flow-control-value": "parallelism=5" };
-    for (let i = 0; i < 3; i++) expect((await broker.api(`/v2/publish/${dest.url}/k${i}`, { method: "POST", headers, body: "x" })).status).toBe(201);
+    for (let i = 0; i < 3; i++) await send("rate-g", "parallelism=5", `/k${i}`);
     expect((await broker.api("/v2/flowControl/rate-g/pin?rate=1&period=60", { method: "POST" })).status).toBe(200);
     await Bun.sleep(1500);
-    const starts = dest.received.filter((r) => r.path.startsWith("/k")).length;
-    expect(starts).toBeLessThanOrEqual(1);
+    expect(dest.received.filter((r) => r.path.startsWith("/k")).length).toBeLessThanOrEqual(1);
   } finally {
-    await broker.close();
-    dest.close();
+    await close();
   }
 });
 
 test("a key whose last message was canceled while waiting for a global slot is forgotten, like a delivered one", async () => {
-  const broker = await startBroker({ maxConcurrency: 1 });
-  const dest = startDestination();
-  dest.respond(async (r) => {
-    if (r.path === "/blocker") await Bun.sleep(500);
-    return new Response("ok");
-  });
+  const { broker, dest, send, close } = await behindBlockers(1, 500);
   try {
-    expect((await broker.api(`/v2/publish/${dest.url}/blocker`, { method: "POST", body: "x" })).status).toBe(201);
-    await waitUntil(() => dest.received.length === 1, 3000, "the blocker");
-    const send = async (key: string, value: string) => {
-      const r = await broker.api(`/v2/publish/${dest.url}/${key}`, { method: "POST", headers: { "upstash-flow-control-key": key, "upstash-flow-control-value": value }, body: "x" });
-      return ((await r.json()) as { messageId: string }).messageId;
-    };
-    const a = await send("gone-par", "parallelism=1");
-    const b = await send("gone-rate", "rate=100");
-    await send("delivered-key", "parallelism=1");
+    const a = await send("gone-par", "parallelism=1", "/gone-par");
+    const b = await send("gone-rate", "rate=100", "/gone-rate");
+    await send("delivered-key", "parallelism=1", "/delivered-key");
     for (const id of [a, b]) expect((await broker.api(`/v2/messages/${id}`, { method: "DELETE" })).status).toBe(200);
     await waitUntil(() => dest.received.some((r) => r.path === "/delivered-key"), 3000, "the delivered key");
     await waitUntil(() => broker.stats().pending === 0 && broker.stats().inFlight === 0, 2000, "all done");
     const status = async (k: string) => (await broker.api(`/v2/flowControl/${k}`)).status;
     expect({ delivered: await status("delivered-key"), par: await status("gone-par"), rate: await status("gone-rate") }).toEqual({ delivered: 404, par: 404, rate: 404 });
   } finally {
-    await broker.close();
-    dest.close();
+    await close();
   }
 });
 
