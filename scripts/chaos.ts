@@ -305,17 +305,18 @@ async function opQueueOn(q: string) {
 
 async function opFlow() {
   const f = pick(FLOWS);
-  const one = async () => {
-    const action = pick(["pause", "resume", "resume", "resetRate", "pin", "unpin"]);
-    const q = action === "pin" ? `?parallelism=${int(1, 3)}` : "";
-    try {
-      const r = await api("POST", `/v2/flowControl/${f}/${action}${q}`);
-      bump(r.ok ? `flow_${action}Ok` : `flow_${action}${r.status}`);
-    } catch { bump("flowUnknown"); }
-  };
   // Sometimes two changes of one key at once: they share a commit, and must both take effect.
-  if (chance(0.4)) await Promise.all([one(), one()]);
-  else await one();
+  if (chance(0.4)) await Promise.all([opFlowOn(f), opFlowOn(f)]);
+  else await opFlowOn(f);
+}
+
+async function opFlowOn(f: string) {
+  const action = pick(["pause", "resume", "resume", "resetRate", "pin", "unpin"]);
+  const q = action === "pin" ? `?parallelism=${int(1, 3)}` : "";
+  try {
+    const r = await api("POST", `/v2/flowControl/${f}/${action}${q}`);
+    bump(r.ok ? `flow_${action}Ok` : `flow_${action}${r.status}`);
+  } catch { bump("flowUnknown"); }
 }
 
 const dlqRetried = new Set<string>(); // original ids retried from the DLQ (2xx, or outcome unknown)
@@ -408,6 +409,13 @@ async function quietCrash(): Promise<void> {
   quiet = true;
   const deadline = Date.now() + 10_000;
   while (busy > 0 && Date.now() < deadline) await Bun.sleep(10);
+  // Changes of one key or queue sent at once share a commit: both must hold, in memory as on disk.
+  if (!NO_PAUSE) {
+    await Promise.all([
+      ...FLOWS.map((f) => Promise.all([opFlowOn(f), opFlowOn(f)])),
+      ...QUEUES.map((q) => Promise.all([opQueueOn(q), opQueueOn(q)])),
+    ]);
+  }
   const before = await settings();
   await killBroker();
   await startBroker();
