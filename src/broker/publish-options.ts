@@ -70,6 +70,13 @@ export function headersOf(record: Record<string, unknown> | undefined): HeaderSo
 }
 
 /**
+ * Headers the broker sets on every attempt: a header forwarded under one of these names is dropped
+ * when the message is accepted (it would be joined to the broker's value, and a destination checking
+ * the signature would fail).
+ */
+const BROKER_HEADERS = new Set(["user-agent", "upstash-message-id", "upstash-retried", "upstash-schedule-id", "upstash-topic-name", "upstash-caller-ip", "upstash-signature"]);
+
+/**
  * Reads the publish options of QStash request headers (§3 of the protocol). Every malformed value
  * is a 400 naming the header and the expected form; unknown `Upstash-*` headers are ignored.
  */
@@ -79,17 +86,17 @@ export function parsePublishHeaders(headers: HeaderSource): PublishSpec {
   if (contentType) header["Content-Type"] = [contentType];
   const callbackForward: Record<string, string[]> = {};
   const failureForward: Record<string, string[]> = {};
-  // A name the delivery could not carry (empty) would fail every attempt at the destination.
-  const forwarded = (name: string, prefix: number): string => {
+  const forward = (map: Record<string, string[]>, name: string, prefix: number, value: string) => {
     const rest = name.slice(prefix);
+    // A name the delivery could not carry (empty) would fail every attempt at the destination.
     if (rest === "") throw badRequest(`invalid header "${name}": the name of the header to forward is missing after the prefix`);
-    return rest;
+    if (!BROKER_HEADERS.has(rest.toLowerCase())) addHeader(map, rest, value);
   };
   headers.forEach((value, name) => {
     const lower = name.toLowerCase();
-    if (lower.startsWith("upstash-forward-")) addHeader(header, forwarded(name, 16), value);
-    else if (lower.startsWith("upstash-callback-forward-")) addHeader(callbackForward, forwarded(name, 25), value);
-    else if (lower.startsWith("upstash-failure-callback-forward-")) addHeader(failureForward, forwarded(name, 33), value);
+    if (lower.startsWith("upstash-forward-")) forward(header, name, 16, value);
+    else if (lower.startsWith("upstash-callback-forward-")) forward(callbackForward, name, 25, value);
+    else if (lower.startsWith("upstash-failure-callback-forward-")) forward(failureForward, name, 33, value);
   });
 
   const template: MessageTemplate = {

@@ -153,19 +153,10 @@ async function readUpTo(response: Response, max: number): Promise<Uint8Array> {
   return body;
 }
 
-/**
- * Headers the broker sets on every attempt: a forwarded header of one of these names is not sent
- * (it would be joined to the broker's value, and a destination checking the signature would fail).
- */
-const BROKER_HEADERS = new Set(["user-agent", "upstash-message-id", "upstash-retried", "upstash-schedule-id", "upstash-topic-name", "upstash-caller-ip", "upstash-signature"]);
-
 /** The headers of an attempt (§4.1): the message's own, then the broker's, the signature last. */
 function deliveryHeaders(message: StoredMessage, retried: number, signature: string): [string, string][] {
   const headers: [string, string][] = [];
-  for (const name in message.header) {
-    if (BROKER_HEADERS.has(name.toLowerCase())) continue;
-    for (const value of message.header[name]!) headers.push([name, value]);
-  }
+  for (const name in message.header) for (const value of message.header[name]!) headers.push([name, value]);
   headers.push(["User-Agent", "Upstash-QStash"], ["Upstash-Message-Id", message.messageId], ["Upstash-Retried", String(retried)]);
   if (message.scheduleId) headers.push(["Upstash-Schedule-Id", message.scheduleId]);
   if (message.topicName) headers.push(["Upstash-Topic-Name", message.topicName]);
