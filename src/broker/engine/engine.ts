@@ -262,12 +262,18 @@ export class Engine {
     entry.declaredQueue = undefined;
     const queue = this.queues.get(record.name);
     if (!queue) return;
-    if (--queue.changing === 0) queue.staged = undefined;
     if (stored && !queue.declared) {
       queue.declared = true;
       queue.record = record;
       this.#pumpQueue(queue);
     }
+    this.#endQueueChange(queue);
+  }
+
+  /** Ends one change of a queue, stored or not: once none is on its way, the live state is the whole truth. */
+  #endQueueChange(queue: QueueState<Entry>): void {
+    if (--queue.changing === 0) queue.staged = undefined;
+    this.#dropIfUnused(queue);
   }
 
   /** Forgets a queue nothing declares or uses (its last message done, no change on its way). */
@@ -317,9 +323,7 @@ export class Engine {
       info = queue.info();
       this.#pumpQueue(queue);
     } finally {
-      const queue = this.#queue(name);
-      if (--queue.changing === 0) queue.staged = undefined;
-      this.#dropIfUnused(queue);
+      this.#endQueueChange(this.#queue(name));
     }
     return info;
   }
@@ -340,11 +344,8 @@ export class Engine {
         this.#pumpQueue(queue);
       }
     } finally {
-      const queue = this.queues.get(name);
-      if (queue) {
-        if (--queue.changing === 0) queue.staged = undefined;
-        this.#dropIfUnused(queue);
-      }
+      // Still there: a queue with a change on its way is never dropped.
+      this.#endQueueChange(this.queues.get(name)!);
     }
     return true;
   }
@@ -389,12 +390,6 @@ export class Engine {
       this.#forgetIfIdle(flow);
     }
     return info!;
-  }
-
-  /** Resumes gating after a queue changed (pause/resume/parallelism). */
-  pumpQueue(name: string): void {
-    const queue = this.queues.get(name);
-    if (queue) this.#pumpQueue(queue);
   }
 
   /** Stops timers, waits up to `graceMs` for attempts in flight to settle, closes idle connections. */
