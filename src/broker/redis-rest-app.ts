@@ -35,14 +35,10 @@ export function createRedisRestApp(options: RedisRestAppOptions): Hono {
   // Results go through replyJson: integers past a JS number's exact range keep every digit.
   const answer = (c: Context, body: unknown) => c.body(replyJson(body), 200, { "content-type": "application/json" });
 
-  // A Host header that makes no URL (`a/b`) leaves the request's URL relative: nothing routes it.
-  app.use("*", async (c, next) => {
-    if (!URL.canParse(c.req.url)) return c.json({ error: "invalid request: its Host header does not make a URL" }, 400);
-    await next();
-  });
-
   // Before anything else, so an unauthenticated caller learns nothing and no body is read.
   app.use("*", async (c, next) => {
+    // A Host header that makes no URL (`a/b`) leaves the request's URL relative: nothing routes it.
+    if (!URL.canParse(c.req.url)) return c.json({ error: "invalid request: its Host header does not make a URL" }, 400);
     const header = c.req.header("authorization") ?? "";
     const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
     if (!sameText(token, options.token)) return c.json({ error: "Unauthorized" }, 401);

@@ -63,7 +63,8 @@ function blocks(command: RedisCommand): boolean {
  * would switch every later command to Redis's own database 0 until the next reconnect.
  */
 export function isSelectZero(command: RedisCommand): boolean {
-  return command[0].toLowerCase() === "select" && command.length === 2 && /^\d+$/.test(command[1]!) && Number(command[1]) === 0;
+  // The only SELECT `refusal` lets through.
+  return command[0].toLowerCase() === "select" && refusal(command) === undefined;
 }
 
 /** Maps one JSON argument to its Redis string: numbers as `String(n)`, booleans as words, null as "". */

@@ -10,14 +10,15 @@ const INTEGER = /^-?\d+$/;
 
 // Integers arrive as their digits (decoding them as numbers rounds those past 2^53). One a JS number
 // cannot hold exactly is carried to the JSON text as this marker and its digits, then written as a
-// bare number by `replyJson`. The marker is random per process, so no stored value can spell it.
-const BIG = `\u0000jobwire-int-${crypto.randomUUID()}:`;
-const BIG_IN_JSON = new RegExp(`"${JSON.stringify(BIG).slice(1, -1).replace(/[\\^$.*+?()[\]{}|]/g, "\\$&")}(-?\\d+)"`, "g");
+// bare number by `replyJson`. The marker is random per process, so no stored value can spell it; it
+// is letters, digits and dashes, which neither JSON nor a regular expression escapes.
+const BIG = `jobwire-int-${crypto.randomUUID()}:`;
+const BIG_IN_JSON = new RegExp(`"${BIG}(-?\\d+)"`, "g");
 
 /** The JSON text of a response body, integers beyond a JS number's exact range written digit for digit. */
 export function replyJson(body: unknown): string {
   const text = JSON.stringify(body);
-  return text.includes("jobwire-int-") ? text.replace(BIG_IN_JSON, "$1") : text;
+  return text.includes(BIG) ? text.replace(BIG_IN_JSON, "$1") : text;
 }
 
 /** An integer reply (its digits) as JSON: a number, exact whatever its size. */
