@@ -2,6 +2,7 @@ import { type BrokerApi, brokerApi, type FetchFunction, type OutgoingMessage, pu
 import { type BatchItemResult, ConfigError, EnqueueBatchError, JobInputError } from "./errors.ts";
 import { DEV_TOKEN, devTokenWithoutUrl, HOSTED_QSTASH_URL } from "./env.ts";
 import { IDEMPOTENCY_HEADER, MAX_ATTEMPTS_HEADER } from "./headers.ts";
+import { isHttpUrl, mountUrl } from "./mount-url.ts";
 import {
   type AnyJob,
   checkDeliveryOptions,
@@ -105,13 +106,9 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
   if (!isHttpUrl(baseUrl)) {
     throw new TypeError(`createClient: "baseUrl" must be an absolute http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(baseUrl)}`);
   }
-  // The job's name goes at the end of the path, before any query string. The URL is written as the
-  // runtime will show it to the worker (lower-case host, no default port, no empty "?", escapes):
-  // the broker signs this exact string, and the worker compares it with the URL it was called at.
-  const parsed = new URL(workerUrl);
-  const query = parsed.search;
-  parsed.search = "";
-  const base = parsed.href.replace(/\/+$/, "");
+  // The job's name goes at the end of the path, before any query string, in the URL as the worker
+  // will see it called: the broker signs this exact string, and the worker compares it.
+  const { base, query } = mountUrl(workerUrl);
   const api: BrokerApi = brokerApi({
     baseUrl,
     token,
@@ -185,10 +182,6 @@ export function createClient<Jobs extends AnyJob = AnyJob>(options: ClientOption
   };
 }
 
-/** Whether `url` is an absolute http(s) URL with something after the scheme. */
-function isHttpUrl(url: string | undefined): url is string {
-  return !!url && /^https?:\/\/./i.test(url) && URL.canParse(url);
-}
 
 /**
  * A key as a header value: as is when it is printable ASCII, else percent-encoded (a key may hold

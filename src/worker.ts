@@ -11,6 +11,7 @@ import {
   StoreUnavailableError,
 } from "./errors.ts";
 import { type IdempotencyStore, memoryStore } from "./idempotency.ts";
+import { isHttpUrl, mountUrl } from "./mount-url.ts";
 import type { AnyJob, OutputOf } from "./job.ts";
 import { type Logger, prefixed, silentLogger } from "./logger.ts";
 import { createVerifier, type SigningKeys, type Verifier } from "./signing.ts";
@@ -147,7 +148,7 @@ export function createWorker<Deps = undefined, E extends Env = Env, Jobs extends
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const defaultTimeoutMs = parseDuration(options.defaultTimeout ?? "5m") * 1000;
   const storeRetryAfter = String(options.storeRetryAfter ?? 10);
-  const publicUrl = options.publicUrl === undefined ? undefined : mountUrl(options.publicUrl);
+  const publicUrl = options.publicUrl === undefined ? undefined : publicMount(options.publicUrl);
   const handlers = new Map<string, Registered>();
   const decoder = new TextDecoder();
 
@@ -441,16 +442,10 @@ function anySignal(signals: AbortSignal[]): AbortSignal {
   return controller.signal;
 }
 
-/**
- * `publicUrl` as the broker signs it (the client writes `workerUrl` the same way): parsed, so the
- * host is lower-case and a default port is dropped, without its query, fragment or trailing slash.
- */
-function mountUrl(publicUrl: string): string {
-  if (!/^https?:\/\/./i.test(publicUrl) || !URL.canParse(publicUrl)) {
+/** `publicUrl` as the broker signs it: read as the client writes `workerUrl`, query string dropped. */
+function publicMount(publicUrl: string): string {
+  if (!isHttpUrl(publicUrl)) {
     throw new TypeError(`createWorker: "publicUrl" must be an absolute http(s) URL (the worker's mount URL as the broker calls it), got ${JSON.stringify(publicUrl)}`);
   }
-  const parsed = new URL(publicUrl);
-  parsed.search = "";
-  parsed.hash = "";
-  return parsed.href.replace(/\/+$/, "");
+  return mountUrl(publicUrl).base;
 }
